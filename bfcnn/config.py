@@ -1,0 +1,331 @@
+"""Typed, closed pipeline configuration (model / train / loss / dataset).
+
+Pure Python (no TensorFlow): the runtime and the trainer both read it. Every
+section is a frozen dataclass; :func:`load_pipeline` rejects unknown or
+mistyped keys *before any work starts*, naming the dotted path of the bad key
+and the closest valid name.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+
+class ConfigError(ValueError):
+    """A pipeline config key or value is wrong; the message names the dotted path and the fix."""
+
+
+PRUNE_STRATEGIES = ("none", "minimum_threshold", "minimum_threshold_bifurcate",
+                    "minimum_threshold_shrinkage")
+COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
+ACTIVATIONS = ("relu", "linear", "leaky_relu")
+FINAL_ACTIVATIONS = ("linear", "tanh", "sigmoid", "hard_sigmoid")
+REGULARIZERS = ("none", "l1", "l2", "l1_l2")
+NOISE_SAMPLING = ("choice", "uniform")
+DISTRIBUTE = ("none", "mirrored", "multi_worker_mirrored")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """`model` section. `filters` / `no_layers` may be one int or one int per pyramid level
+    (level 0 = full resolution first), so most of the work can sit at low resolution."""
+    type: str = "resnet"
+    levels: int = 1
+    filters: Union[int, List[int]] = 16
+    no_layers: Union[int, List[int]] = 5
+    kernel_size: int = 3
+    min_value: float = 0.0
+    max_value: float = 255.0
+    batchnorm: bool = True
+    stop_grads: bool = False
+    activation: str = "relu"
+    clip_values: bool = False
+    local_normalization: int = -1
+    output_multiplier: float = 1.0
+    kernel_regularizer: str = "l1"
+    final_activation: str = "linear"
+    input_shape: List[Union[int, str]] = field(default_factory=lambda: ["?", "?", 1])
+    kernel_initializer: str = "glorot_normal"
+    use_bias: bool = False
+    sparsity: float = 0.5
+    shared_model: bool = False
+
+    @property
+    def channels(self) -> int:
+        return int(self.input_shape[-1])
+
+    def per_level(self, name: str) -> List[int]:
+        """`filters` or `no_layers` expanded to one value per level (level 0 first)."""
+        value = getattr(self, name)
+        if isinstance(value, int):
+            return [value] * self.levels
+        return list(value)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    learning_rate: float = 1e-3
+    decay_rate: float = 0.9
+    decay_steps: int = 50000
+    gradient_clipping_by_norm: float = 1.0
+    warmup_steps: int = 0
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    strategy: str = "none"
+    start_epoch: int = 0
+    steps: int = 500
+    minimum_threshold: float = 1e-4
+    shrinkage: float = 0.75
+    shrinkage_threshold: float = 1e-3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 1
+    total_steps: int = -1
+    steps_per_epoch: int = 1000
+    iterations_choice: List[int] = field(default_factory=lambda: [1])
+    checkpoints_to_keep: int = 3
+    checkpoint_every: int = 500
+    visualization_number: int = 4
+    visualization_every: int = 500
+    random_batch_iterations: int = 5
+    random_batch_size: List[int] = field(default_factory=lambda: [128, 128, 1])
+    random_batch_min_difference: float = 0.1
+    seed: int = 0
+    jit_compile: bool = False
+    distribute: str = "none"
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    hinge: float = 0.0
+    mae_multiplier: float = 1.0
+    mse_multiplier: float = 0.0
+    regularization: float = 0.0
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    directory: Union[str, List[str]] = "../shared/datasets/Train400"
+    batch_size: int = 16
+    min_value: float = 0.0
+    max_value: float = 255.0
+    clip_value: bool = True
+    round_values: bool = True
+    color_mode: str = "grayscale"
+    random_blur: bool = False
+    subsample_size: int = -1
+    random_invert: bool = False
+    random_rotate: float = 0.0
+    random_up_down: bool = True
+    random_left_right: bool = True
+    dataset_shape: List[int] = field(default_factory=lambda: [-1, -1])
+    input_shape: List[int] = field(default_factory=lambda: [64, 64, 1])
+    additional_noise: List[float] = field(default_factory=lambda: [5.0, 10.0, 20.0])
+    noise_sampling: str = "choice"
+    multiplicative_noise: List[float] = field(default_factory=list)
+    crops_per_image: int = 8
+    cache_decoded: bool = True
+
+    @property
+    def directories(self) -> List[str]:
+        return [self.directory] if isinstance(self.directory, str) else list(self.directory)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    base_dir: str = field(default=".", metadata={"internal": True})
+
+
+# ---------------------------------------------------------------- parsing
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Union:
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin in (list, List):
+        (inner,) = typing.get_args(tp)
+        return f"list of {_type_name(inner)}"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is Union:
+        errors = []
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(value, option, path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r}")
+    if origin in (list, List):
+        (inner,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r}")
+        return [_coerce(v, inner, f"{path}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{path}: unsupported type {tp}")  # programming error surfaced clearly
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or '<root>'}: expected an object with keys "
+                          f"{sorted(f.name for f in dataclasses.fields(cls))}, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{path}.{key}" if path else key
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{dotted}: unknown key.{hint} Valid keys: {', '.join(sorted(known))}")
+        kwargs[key] = _coerce(value, hints[key], dotted)
+    return cls(**kwargs)
+
+
+def _choice(path: str, value: str, options: Sequence[str]) -> None:
+    if value not in options:
+        close = difflib.get_close_matches(value, list(options), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"{path}: {value!r} is not valid.{hint} Valid options: {', '.join(options)}")
+
+
+def _positive(path: str, value: float, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{path}: must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+
+def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
+    """Value checks that need more than a type: choices, ranges, consistency between sections."""
+    m, t, d = cfg.model, cfg.train, cfg.dataset
+    _choice("model.type", m.type, model_types)
+    _choice("model.activation", m.activation, ACTIVATIONS)
+    _choice("model.final_activation", m.final_activation, FINAL_ACTIVATIONS)
+    _choice("model.kernel_regularizer", m.kernel_regularizer, REGULARIZERS)
+    _choice("train.prune.strategy", t.prune.strategy.lower(), PRUNE_STRATEGIES)
+    _choice("train.distribute", t.distribute, DISTRIBUTE)
+    _choice("dataset.color_mode", d.color_mode, tuple(COLOR_MODES))
+    _choice("dataset.noise_sampling", d.noise_sampling, NOISE_SAMPLING)
+    if not 1 <= m.levels <= 8:
+        raise ConfigError(f"model.levels: must be between 1 and 8, got {m.levels}")
+    for name in ("filters", "no_layers"):
+        value = getattr(m, name)
+        if isinstance(value, list) and len(value) != m.levels:
+            raise ConfigError(f"model.{name}: a list needs one value per level "
+                              f"(model.levels = {m.levels}), got {len(value)} values")
+        for v in ([value] if isinstance(value, int) else value):
+            _positive(f"model.{name}", v, allow_zero=(name == "no_layers"))
+    if m.kernel_size < 1 or m.kernel_size % 2 == 0:
+        raise ConfigError(f"model.kernel_size: must be an odd number >= 1, got {m.kernel_size}")
+    if len(m.input_shape) != 3 or m.input_shape[-1] not in (1, 3, 4):
+        raise ConfigError("model.input_shape: expected [height, width, channels] with channels "
+                          f"1, 3 or 4 (height/width may be \"?\"), got {m.input_shape}")
+    if m.max_value <= m.min_value:
+        raise ConfigError(f"model.max_value: must exceed model.min_value ({m.min_value}), got {m.max_value}")
+    if not 0.0 <= m.sparsity < 1.0:
+        raise ConfigError(f"model.sparsity: must be in [0, 1), got {m.sparsity}")
+    if COLOR_MODES[d.color_mode] != m.channels:
+        raise ConfigError(f"dataset.color_mode: {d.color_mode!r} gives {COLOR_MODES[d.color_mode]} "
+                          f"channels but model.input_shape has {m.channels}; make them agree")
+    if len(d.input_shape) != 3 or d.input_shape[-1] != m.channels:
+        raise ConfigError(f"dataset.input_shape: expected [height, width, {m.channels}], got {d.input_shape}")
+    stride = 2 ** (m.levels - 1)
+    if d.input_shape[0] % stride or d.input_shape[1] % stride:
+        raise ConfigError(f"dataset.input_shape: height and width must be multiples of "
+                          f"2**(levels-1) = {stride}, got {d.input_shape[:2]}")
+    _positive("dataset.batch_size", d.batch_size)
+    _positive("train.checkpoint_every", t.checkpoint_every)
+    _positive("train.checkpoints_to_keep", t.checkpoints_to_keep)
+    _positive("train.optimizer.learning_rate", t.optimizer.learning_rate)
+    if not d.additional_noise and not d.multiplicative_noise and d.subsample_size <= 0:
+        raise ConfigError("dataset.additional_noise: no noise of any kind is configured; "
+                          "set additional_noise, multiplicative_noise or subsample_size")
+    for i, s in enumerate(d.additional_noise):
+        _positive(f"dataset.additional_noise[{i}]", s, allow_zero=True)
+    if t.epochs < 1 and t.total_steps < 1:
+        raise ConfigError("train.total_steps: set train.epochs >= 1 or train.total_steps >= 1")
+
+
+def parse_pipeline(data: Any, base_dir: str = ".") -> PipelineConfig:
+    """Build a :class:`PipelineConfig` from a decoded JSON object; raises :class:`ConfigError`."""
+    from bfcnn.model_types import MODEL_TYPES  # plain list, no TensorFlow
+    cfg = _build(PipelineConfig, data, "")
+    cfg = dataclasses.replace(cfg, base_dir=os.path.abspath(base_dir))
+    validate(cfg, MODEL_TYPES)
+    return cfg
+
+
+def load_pipeline(path: str) -> PipelineConfig:
+    """Read and validate a pipeline JSON file. Relative dataset paths resolve against its folder."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"pipeline config {path!r} does not exist; pass --pipeline-config PATH "
+                          f"to a JSON file (examples in configs/)")
+    with open(path, "r", encoding="utf-8") as handle:
+        try:
+            data = json.load(handle)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+    return parse_pipeline(data, base_dir=os.path.dirname(os.path.abspath(path)))
+
+
+def to_dict(cfg: PipelineConfig) -> dict:
+    """The resolved config as plain JSON data (defaults filled in), without internal fields."""
+    data = dataclasses.asdict(cfg)
+    data.pop("base_dir", None)
+    return data
+
+
+def resolve_path(cfg: PipelineConfig, path: str) -> str:
+    """A dataset path from the config, resolved against the config file's folder."""
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(cfg.base_dir, path))
+
+
+def bias_free_breakers(m: ModelConfig) -> List[str]:
+    """Options that add a constant somewhere and so break f(a*y) = a*f(y). Empty when bias-free."""
+    reasons = []
+    if m.use_bias:
+        reasons.append("model.use_bias = true adds a bias to every convolution")
+    if m.final_activation != "linear":
+        reasons.append(f"model.final_activation = {m.final_activation!r} saturates")
+    if m.clip_values:
+        reasons.append("model.clip_values = true clips the output")
+    if m.min_value != 0:
+        reasons.append("model.min_value != 0 makes the input normalization affine")
+    if m.local_normalization >= 0:
+        reasons.append("model.local_normalization >= 0 subtracts a local mean")
+    if m.activation == "leaky_relu":
+        pass  # leaky ReLU is positively homogeneous: fine
+    return reasons

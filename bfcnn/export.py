@@ -1,0 +1,52 @@
+"""`python -m bfcnn.export --checkpoint-directory D --pipeline-config P --output-directory O
+--to-tflite [--quantization none float16 dynamic int8]` (the original bfcnn flags)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import List, Optional
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bfcnn.export", description=__doc__)
+    parser.add_argument("--checkpoint-directory", required=True, help="the training --model-directory")
+    parser.add_argument("--pipeline-config", required=True)
+    parser.add_argument("--output-directory", required=True)
+    parser.add_argument("--to-tflite", action="store_true", help="also write TFLite files")
+    parser.add_argument("--quantization", nargs="+", default=["none"],
+                        choices=["none", "float16", "dynamic", "int8"])
+    parser.add_argument("--name", default="", help="model name for card.json (default: folder name)")
+    parser.add_argument("--check-image", default="", help="image for the TFLite-vs-Keras check")
+    args = parser.parse_args(argv)
+
+    from bfcnn.config import ConfigError, load_pipeline
+    try:
+        cfg = load_pipeline(args.pipeline_config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from bfcnn.trainer.export import ExportError, export
+    name = args.name or os.path.basename(os.path.normpath(args.output_directory))
+    try:
+        card = export(cfg, args.checkpoint_directory, args.output_directory, name,
+                      args.quantization, args.to_tflite, args.check_image)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    check = card["export_check"]
+    print(f"exported {name} (step {card['training_steps']}) to {args.output_directory}")
+    print(f"  noisy input {check['keras']['psnr_noisy']:.2f} dB, keras {check['keras']['psnr_vs_clean']:.2f} dB"
+          f" (sigma {check['sigma']:g})")
+    for q, r in check.items():
+        if q in ("sigma", "keras"):
+            continue
+        print(f"  {q:8s} {r['psnr_vs_clean']:.2f} dB vs clean, {r['psnr_vs_float']:.2f} dB vs float, "
+              f"max |diff| {r['max_abs_diff_vs_keras']:.2e}")
+    print("  times (s): " + json.dumps(card["export_seconds"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""The light runtime: numpy + OpenCV + LiteRT (never TensorFlow).
+
+    from bfcnn.runtime import Denoiser
+    den = Denoiser("edge_color_realtime", num_threads=2)
+    clean = den(frame)          # HxW, HxWx1 or HxWx3 (BGR), uint8 or float32 in [0, 1]
+"""
+from bfcnn.runtime.denoiser import Denoiser
+
+__all__ = ["Denoiser"]

@@ -1,0 +1,128 @@
+"""Denoiser: any frame in, the same shape and dtype out.
+
+Frames: HxW, HxWx1 or HxWx3 (BGR, as OpenCV and picamera2's RGB888 hand them over),
+uint8 in [0, 255] or float32 in [0, 1], any size from 1x1, any strides.
+Gray model on a colour frame: each channel is denoised on its own (3 passes).
+Colour model on a gray frame: the gray plane is repeated to BGR and the output averaged.
+"""
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+import numpy as np
+
+from bfcnn.runtime import pyramid
+from bfcnn.runtime.interpreter import TFLiteModel
+from bfcnn.runtime.tiling import align_up, tiles
+from bfcnn.zoo import ModelCard, ModelError, resolve, verify
+
+WHOLE_FRAME_MAX_PIXELS = 4096 * 4096  # auto mode tiles only above this
+
+
+class Denoiser:
+    """Blind bias-free denoiser on LiteRT.
+
+    model: a shipped name (bfcnn.list_models()), an exported model folder, or a .tflite path
+        with card.json beside it.
+    num_threads: LiteRT threads (default: all cores, os.cpu_count()).
+    tile: core tile side in pixels (rounded up to the pyramid stride), or None for auto
+        (whole frame unless it exceeds WHOLE_FRAME_MAX_PIXELS, then 1024).
+    quantization: which file of the model to run ("none" = float32, "int8", "float16",
+        "dynamic"); default "none" when present.
+    """
+
+    def __init__(self, model: str, num_threads: Optional[int] = None, tile: Optional[int] = None,
+                 quantization: Optional[str] = None):
+        self.card: ModelCard = resolve(model)
+        if quantization is None:
+            quantization = "none" if "none" in self.card.quantization else sorted(self.card.quantization)[0]
+        if tile is not None and (not isinstance(tile, (int, np.integer)) or tile < 1):
+            raise ValueError(f"tile must be a positive integer or None, got {tile!r}")
+        if num_threads is not None and (not isinstance(num_threads, (int, np.integer)) or num_threads < 1):
+            raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+        self.quantization = quantization
+        self.num_threads = int(num_threads or os.cpu_count() or 1)
+        self.tile = tile
+        path = verify(self.card, quantization)
+        self._model = TFLiteModel(path, self.num_threads)
+        if self._model.num_inputs != self.card.levels:
+            raise ModelError(f"{path} has {self._model.num_inputs} inputs but its card says "
+                             f"levels={self.card.levels}: card and model do not match; re-export")
+
+    # ------------------------------------------------------------------ public
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise one frame; returns the same shape and dtype (see the module docstring)."""
+        image, squeeze, dtype = self._validate(image)
+        scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+        c_model = self.card.channels
+        c_in = image.shape[2]
+        if c_in == c_model:
+            out = self._denoise(image, scale)
+        elif c_model == 1:
+            out = np.concatenate([self._denoise(image[:, :, i:i + 1], scale) for i in range(c_in)], axis=2)
+        else:  # colour model, gray frame
+            out = self._denoise(np.repeat(image, c_model, axis=2), scale).mean(axis=2, keepdims=True)
+        if dtype == np.uint8:
+            result = np.clip(np.rint(out * np.float32(255.0)), 0, 255).astype(np.uint8)
+        else:
+            result = np.clip(out, 0.0, 1.0).astype(np.float32)
+        return result[:, :, 0] if squeeze else result
+
+    # ----------------------------------------------------------------- helpers
+    def _validate(self, image):
+        if not isinstance(image, np.ndarray):
+            raise TypeError(f"frame must be a numpy array, got {type(image).__name__}")
+        if image.dtype not in (np.uint8, np.float32):
+            raise ValueError(f"frame dtype must be uint8 (0-255) or float32 (0-1), got {image.dtype}; "
+                             f"convert with frame.astype(np.uint8) or (frame / 255).astype(np.float32)")
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
+            raise ValueError(f"frame must be HxW, HxWx1 or HxWx3 (BGR), got shape {image.shape}")
+        if image.size == 0:
+            raise ValueError(f"frame is empty (shape {image.shape})")
+        if image.dtype == np.float32 and not np.isfinite(image).all():
+            raise ValueError("frame contains NaN or Inf; clean it (np.nan_to_num) before denoising")
+        squeeze = image.ndim == 2
+        if squeeze:
+            image = image[:, :, None]
+        return image, squeeze, image.dtype
+
+    def _denoise(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
+        """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]."""
+        h, w = image.shape[:2]
+        stride = self.card.stride
+        ph, pw = align_up(h, stride), align_up(w, stride)
+        if (ph, pw) != (h, w):  # pad only to the pyramid stride, reflect-101 like the pyramid
+            image = _pad_reflect(image, ph - h, pw - w)
+        tile = self.tile
+        if tile is None and ph * pw > WHOLE_FRAME_MAX_PIXELS:
+            tile = 1024
+        if tile is None or (tile >= ph and tile >= pw):
+            out = self._run(image, scale)
+        else:
+            out = np.empty((ph, pw, image.shape[2]), np.float32)
+            for t in tiles(ph, pw, tile, self.card.halo, stride):
+                res = self._run(image[t.iy0:t.iy1, t.ix0:t.ix1], scale)
+                out[t.y0:t.y1, t.x0:t.x1] = res[t.y0 - t.iy0:t.y1 - t.iy0, t.x0 - t.ix0:t.x1 - t.ix0]
+        return out[:h, :w]
+
+    def _run(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
+        levels: List[np.ndarray] = pyramid.pyramid_down(image, self.card.levels, float(scale))
+        levels = [lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels]
+        return self._model(levels)
+
+
+def _pad_reflect(image: np.ndarray, dh: int, dw: int) -> np.ndarray:
+    """Reflect-101 pad at the bottom/right; sides of 1 pixel repeat (nothing to reflect)."""
+    mode = "reflect" if min(image.shape[0], image.shape[1]) > 1 else "edge"
+    if image.shape[0] <= dh or image.shape[1] <= dw:  # tiny frames: pad in steps
+        while image.shape[0] < image.shape[0] + dh and dh > 0:
+            step = min(dh, max(1, image.shape[0] - 1)) if image.shape[0] > 1 else dh
+            image = np.pad(image, ((0, step), (0, 0), (0, 0)), mode="reflect" if image.shape[0] > 1 else "edge")
+            dh -= step
+        while dw > 0:
+            step = min(dw, max(1, image.shape[1] - 1)) if image.shape[1] > 1 else dw
+            image = np.pad(image, ((0, 0), (0, step), (0, 0)), mode="reflect" if image.shape[1] > 1 else "edge")
+            dw -= step
+        return image
+    return np.pad(image, ((0, dh), (0, dw), (0, 0)), mode=mode)

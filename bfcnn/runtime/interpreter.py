@@ -1,0 +1,75 @@
+"""One LiteRT interpreter for one model file: allocated once, resized only on a new shape.
+
+Inputs are the model's pyramid levels ("level_0" ... by name); float32 in [0, 1], or uint8
+for int8 files (quantized here with the file's own scale / zero point).
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from bfcnn.zoo import ModelError
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+        return Interpreter
+    except ImportError:
+        raise ImportError("no TFLite runtime found: pip install ai-edge-litert "
+                          "(or tflite-runtime on platforms LiteRT does not support)") from None
+
+
+class TFLiteModel:
+    """Runs a bfcnn core model: pyramid levels in, denoised [H, W, C] float32 [0, 1] out."""
+
+    def __init__(self, path: str, num_threads: Optional[int] = None):
+        cls = _interpreter_class()
+        try:
+            self._interp = cls(model_path=path, num_threads=num_threads or 1)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path} is not a loadable TFLite model: {exc}") from exc
+        self._shape: Tuple = ()
+        self._inputs: List[dict] = []
+        self._refresh()
+        self._output = self._interp.get_output_details()[0]
+
+    def _refresh(self) -> None:
+        self._inputs = sorted(self._interp.get_input_details(), key=lambda d: d["name"])
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self._inputs)
+
+    @property
+    def quantized(self) -> bool:
+        return self._inputs[0]["dtype"] == np.uint8
+
+    def __call__(self, levels: Sequence[np.ndarray]) -> np.ndarray:
+        """levels: float32 [h_k, w_k, C] arrays (level 0 first). Returns float32 [H, W, C]."""
+        shape = tuple(lvl.shape for lvl in levels)
+        if shape != self._shape:  # resizing re-initialises XNNPACK: only on a new frame size
+            for det, lvl in zip(self._inputs, levels):
+                self._interp.resize_tensor_input(det["index"], (1,) + lvl.shape, strict=False)
+            self._interp.allocate_tensors()
+            self._refresh()
+            self._output = self._interp.get_output_details()[0]
+            self._shape = shape
+        for det, lvl in zip(self._inputs, levels):
+            if det["dtype"] == np.uint8:
+                scale, zero = det["quantization"]
+                q = np.rint(lvl * np.float32(1.0 / scale)) + np.float32(zero)
+                lvl = np.clip(q, 0, 255).astype(np.uint8)
+            self._interp.set_tensor(det["index"], lvl[None])
+        self._interp.invoke()
+        out = self._interp.get_tensor(self._output["index"])[0]
+        if self._output["dtype"] == np.uint8:
+            scale, zero = self._output["quantization"]
+            out = (out.astype(np.float32) - np.float32(zero)) * np.float32(scale)
+        return out

@@ -1,0 +1,1 @@
+"""Training data: image folders -> random crops (numpy) -> corruption (TensorFlow, in the step)."""

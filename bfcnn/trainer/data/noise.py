@@ -1,0 +1,68 @@
+"""Corruptions applied inside the training step (TensorFlow, stateless and seeded).
+
+clean: float32 [B, H, W, C] in [0, 1]. Each batch draws one of the enabled corruption types
+(additive Gaussian, multiplicative Gaussian, subsampling); additive sigma is drawn per
+image from `additional_noise` (choice) or uniformly between its min and max (uniform),
+in 0-255 units. With clip_value / round_values the noisy image is clipped to [0, 1] and
+rounded to the uint8 grid: what a camera really hands the runtime.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from bfcnn.config import DatasetConfig
+
+
+def _blur3(x: tf.Tensor) -> tf.Tensor:
+    k = tf.constant([0.25, 0.5, 0.25])
+    k2 = tf.tensordot(k, k, axes=0)[:, :, None, None]
+    c = x.shape[-1]
+    return tf.nn.depthwise_conv2d(x, tf.tile(k2, [1, 1, c, 1]), [1, 1, 1, 1], "SAME")
+
+
+def _sigmas(d: DatasetConfig, batch: int, seed: tf.Tensor) -> tf.Tensor:
+    values = tf.constant(d.additional_noise, tf.float32) / 255.0
+    if d.noise_sampling == "uniform":
+        lo, hi = tf.reduce_min(values), tf.reduce_max(values)
+        return tf.random.stateless_uniform([batch], seed, lo, hi)
+    idx = tf.random.stateless_uniform([batch], seed, 0, len(d.additional_noise), dtype=tf.int32)
+    return tf.gather(values, idx)
+
+
+def corrupt(clean: tf.Tensor, d: DatasetConfig, seed: tf.Tensor) -> tf.Tensor:
+    """Noisy version of `clean` ([B,H,W,C] float32 in [0,1]); `seed` is an int32 [2] tensor."""
+    shape = tf.shape(clean)
+    batch = shape[0]
+    seeds = tf.random.experimental.stateless_split(seed, 5)
+    kinds = []
+    if d.additional_noise:
+        def additive():
+            sigma = _sigmas(d, batch, seeds[1])[:, None, None, None]
+            return clean + sigma * tf.random.stateless_normal(shape, seeds[2])
+        kinds.append(additive)
+    if d.multiplicative_noise:
+        def multiplicative():
+            values = tf.constant(d.multiplicative_noise, tf.float32)
+            idx = tf.random.stateless_uniform([batch], seeds[1], 0, len(d.multiplicative_noise), tf.int32)
+            std = tf.gather(values, idx)[:, None, None, None]
+            field = tf.random.stateless_normal(shape, seeds[2])
+            if d.random_blur:
+                field = _blur3(field) * 2.0  # blurred field, std restored roughly
+            return clean * (1.0 + std * field)
+        kinds.append(multiplicative)
+    if d.subsample_size > 1:
+        def subsample():
+            f = d.subsample_size
+            small = tf.nn.avg_pool2d(clean, f, f, "SAME")
+            return tf.image.resize(small, shape[1:3], method="nearest")
+        kinds.append(subsample)
+    if len(kinds) == 1:
+        noisy = kinds[0]()
+    else:
+        which = tf.random.stateless_uniform([], seeds[3], 0, len(kinds), dtype=tf.int32)
+        noisy = tf.switch_case(which, kinds)
+    if d.clip_value:
+        noisy = tf.clip_by_value(noisy, 0.0, 1.0)
+    if d.round_values:
+        noisy = tf.round(noisy * 255.0) / 255.0
+    return noisy

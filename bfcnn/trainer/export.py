@@ -1,0 +1,221 @@
+"""Export a trained checkpoint: saved_model, TFLite (float32 / float16 / dynamic / int8), card.json.
+
+The TFLite graph is the multi-scale *core*: inputs level_0 ... level_{L-1} (the Gaussian
+pyramid of the image scaled to [0, 1], built at run time by the C++ op), output the
+denoised image [1, H, W, C] in [0, 1]. int8 files take and return uint8 (scale ~1/255).
+Only builtin TFLite ops are allowed: a graph that would need Select-TF ("Flex") ops is
+refused, because plain LiteRT on a Pi cannot run it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from typing import Dict, List, Sequence
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from bfcnn.config import COLOR_MODES, PipelineConfig, resolve_path, to_dict
+from bfcnn.trainer.data.dataset import list_images, read_image
+from bfcnn.trainer.train_loop import build_checkpoint
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+FILE_NAMES = {"none": "model.tflite", "float16": "model_float16.tflite",
+              "dynamic": "model_dynamic.tflite", "int8": "model_int8.tflite"}
+
+
+class ExportError(RuntimeError):
+    """Export could not produce a file the light runtimes can run; the message says why."""
+
+
+def numpy_pyramid(img: np.ndarray, levels: int) -> List[np.ndarray]:
+    """[H, W, C] float32 -> list of [1, h_k, w_k, C] float32 (cv2.pyrDown, reflect-101)."""
+    out = [img]
+    for _ in range(1, levels):
+        out.append(cv2.pyrDown(out[-1]).reshape((out[-1].shape[0] + 1) // 2, (out[-1].shape[1] + 1) // 2, -1))
+    return [lvl[None].astype(np.float32) for lvl in out]
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Write via a temp file in the same folder and rename: readers see the old file or the new."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp_")
+    os.fchmod(fd, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _calibration_images(cfg: PipelineConfig, count: int = 16, size: int = 128) -> List[np.ndarray]:
+    """Noisy crops (float32 [0,1], HxWxC) from the *training* set for int8 calibration."""
+    channels = COLOR_MODES[cfg.dataset.color_mode]
+    files = list_images([resolve_path(cfg, p) for p in cfg.dataset.directories])
+    rng = np.random.default_rng(0)
+    sigmas = np.linspace(0, max(cfg.dataset.additional_noise or [25.0]), count)
+    out = []
+    for i, path in enumerate(files[:: max(1, len(files) // count)][:count]):
+        img = read_image(path, channels).astype(np.float32)
+        h, w = min(size, img.shape[0]) // 8 * 8, min(size, img.shape[1]) // 8 * 8
+        crop = img[:h, :w] + rng.normal(0, sigmas[i % count], (h, w, channels))
+        out.append(np.clip(np.round(crop), 0, 255).astype(np.float32) / 255.0)
+    return out
+
+
+def convert(core: tf.keras.Model, levels: int, quantization: str, calib: Sequence[np.ndarray]) -> bytes:
+    """One TFLite flatbuffer of `core`, builtin ops only. Raises ExportError on Flex ops."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(core)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantization == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+
+        def representative():
+            for img in calib:
+                pyr = numpy_pyramid(img, levels)
+                yield {f"level_{k}": lvl for k, lvl in enumerate(pyr)}
+        converter.representative_dataset = representative
+    try:
+        return converter.convert()
+    except Exception as exc:  # the converter raises several types; name the cause and stop
+        text = str(exc)
+        why = (" (a layer needs Select-TF / Flex ops, which plain LiteRT on a Pi cannot run; "
+               "use builtin-op layers only)") if ("Flex" in text or "Select" in text or "not supported" in text) else ""
+        raise ExportError(f"TFLite conversion ({quantization}) failed{why}: {text[-600:]}") from exc
+
+
+def check_builtin_only(flatbuffer: bytes) -> None:
+    """Refuse a flatbuffer that contains custom or Flex ops (belt and braces after convert)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
+    bad = [op.customCode.decode() if isinstance(op.customCode, bytes) else str(op.customCode)
+           for op in model.operatorCodes if op.customCode]
+    if bad:
+        raise ExportError(f"exported graph uses non-builtin ops {bad}; remove the layers that need them")
+
+
+def run_tflite(flatbuffer: bytes, pyramid: List[np.ndarray]) -> np.ndarray:
+    """Run a flatbuffer on pyramid levels ([1,h,w,C] float32 in [0,1]); returns float32 [0,1]."""
+    interp = tf.lite.Interpreter(model_content=flatbuffer, num_threads=2)
+    inputs = sorted(interp.get_input_details(), key=lambda d: d["name"])
+    for det, lvl in zip(inputs, pyramid):
+        interp.resize_tensor_input(det["index"], lvl.shape)
+    interp.allocate_tensors()
+    inputs = sorted(interp.get_input_details(), key=lambda d: d["name"])
+    for det, lvl in zip(inputs, pyramid):
+        if det["dtype"] == np.uint8:
+            scale, zero = det["quantization"]
+            lvl = np.clip(np.round(lvl / scale + zero), 0, 255).astype(np.uint8)
+        interp.set_tensor(det["index"], lvl)
+    interp.invoke()
+    out_det = interp.get_output_details()[0]
+    out = interp.get_tensor(out_det["index"])
+    if out_det["dtype"] == np.uint8:
+        scale, zero = out_det["quantization"]
+        out = (out.astype(np.float32) - zero) * scale
+    return out.astype(np.float32)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    a8 = np.clip(np.round(a * 255.0), 0, 255)
+    mse = float(np.mean((a8 - np.round(b * 255.0)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def export(cfg: PipelineConfig, checkpoint_dir: str, output_dir: str, name: str,
+           quantizations: Sequence[str] = ("none",), to_tflite: bool = True,
+           check_image: str = "", sigma: float = 25.0) -> Dict:
+    """Export the latest checkpoint in `checkpoint_dir`; returns the card (also written)."""
+    for q in quantizations:
+        if q not in QUANTIZATIONS:
+            raise ExportError(f"--quantization {q!r} is not valid; choose from {', '.join(QUANTIZATIONS)}")
+    built, _, step_var, ckpt, manager = build_checkpoint(cfg, checkpoint_dir)
+    if not manager.latest_checkpoint:
+        raise ExportError(f"no checkpoint in {os.path.join(checkpoint_dir, 'checkpoints')}; "
+                          f"train first with python -m bfcnn.train --model-directory {checkpoint_dir}")
+    ckpt.restore(manager.latest_checkpoint).expect_partial()
+    os.makedirs(output_dir, exist_ok=True)
+    t0 = time.time()
+    saved = os.path.join(output_dir, "saved_model")
+    tmp_saved = saved + ".tmp"
+    shutil.rmtree(tmp_saved, ignore_errors=True)
+    built.core.export(tmp_saved, format="tf_saved_model", verbose=False)
+    shutil.rmtree(saved, ignore_errors=True)
+    os.replace(tmp_saved, saved)
+    timings = {"saved_model_s": round(time.time() - t0, 2)}
+
+    levels, channels = cfg.model.levels, cfg.model.channels
+    clean = _check_image(cfg, check_image)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(np.round(clean * 255 + rng.normal(0, sigma, clean.shape)), 0, 255) / 255.0
+    noisy = noisy.astype(np.float32)
+    pyr = numpy_pyramid(noisy, levels)
+    keras_out = np.asarray(built.core(pyr))
+    report = {"keras": {"psnr_vs_clean": _psnr(keras_out[0], clean), "psnr_noisy": _psnr(noisy, clean)}}
+    files = {}
+    if to_tflite:
+        calib = _calibration_images(cfg) if "int8" in quantizations else []
+        for q in quantizations:
+            t0 = time.time()
+            flat = convert(built.core, levels, q, calib)
+            check_builtin_only(flat)
+            timings[f"{q}_s"] = round(time.time() - t0, 2)
+            out = run_tflite(flat, pyr)
+            if not np.all(np.isfinite(out)):
+                raise ExportError(f"{q} TFLite output is not finite: the conversion lost the weights")
+            report[q] = {"psnr_vs_float": _psnr(out[0], keras_out[0]),
+                         "psnr_vs_clean": _psnr(out[0], clean),
+                         "max_abs_diff_vs_keras": float(np.max(np.abs(out - keras_out)))}
+            atomic_write(os.path.join(output_dir, FILE_NAMES[q]), flat)
+            files[q] = {"file": FILE_NAMES[q], "sha256": sha256(flat), "bytes": len(flat)}
+    noise = cfg.dataset.additional_noise
+    card = {
+        "name": name, "type": cfg.model.type, "channels": channels,
+        "channel_order": "BGR" if channels >= 3 else "gray",
+        "value_range": [cfg.model.min_value, cfg.model.max_value],
+        "levels": levels, "halo": built.halo, "stride": 2 ** (levels - 1),
+        "bias_free": built.bias_free, "macs_per_pixel": built.macs_per_pixel,
+        "parameters": int(built.core.count_params()),
+        "training_noise": {"additive_sigma": [min(noise), max(noise)] if noise else [],
+                           "sampling": cfg.dataset.noise_sampling,
+                           "multiplicative": cfg.dataset.multiplicative_noise,
+                           "subsample_size": cfg.dataset.subsample_size},
+        "training_steps": int(step_var.numpy()),
+        "quantization": files, "export_check": {"sigma": sigma, **report},
+        "export_seconds": timings,
+    }
+    atomic_write(os.path.join(output_dir, "card.json"), json.dumps(card, indent=2).encode())
+    atomic_write(os.path.join(output_dir, "pipeline.json"), json.dumps(to_dict(cfg), indent=2).encode())
+    return card
+
+
+def _check_image(cfg: PipelineConfig, path: str) -> np.ndarray:
+    """Clean float32 [0,1] HxWxC image for the parity check, cropped to the pyramid stride."""
+    channels = COLOR_MODES[cfg.dataset.color_mode]
+    if not path:
+        path = list_images([resolve_path(cfg, p) for p in cfg.dataset.directories])[0]
+    img = read_image(path, channels)
+    stride = 2 ** (cfg.model.levels - 1)
+    h, w = min(img.shape[0], 256) // stride * stride, min(img.shape[1], 256) // stride * stride
+    return img[:h, :w].astype(np.float32) / 255.0

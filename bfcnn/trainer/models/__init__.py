@@ -1,0 +1,1 @@
+"""One backbone per module; multiscale.py wraps any of them in a Gaussian pyramid."""

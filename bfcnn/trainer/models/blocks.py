@@ -1,0 +1,41 @@
+"""Shared building pieces for the backbones: bias-free conv, norm and activation."""
+from __future__ import annotations
+
+import keras
+
+from bfcnn.trainer.layers import ScaleOnlyBatchNorm
+from bfcnn.trainer.registry import BackboneSpec
+
+
+def regularizer(spec: BackboneSpec):
+    if spec.kernel_regularizer == "none" or spec.regularization <= 0:
+        return None
+    r = spec.regularization
+    return {"l1": keras.regularizers.L1(r), "l2": keras.regularizers.L2(r),
+            "l1_l2": keras.regularizers.L1L2(r, r)}[spec.kernel_regularizer]
+
+
+def conv(spec: BackboneSpec, filters: int, name: str, kernel_size: int = 0):
+    """Conv2D, 'same' zero padding (homogeneous), no bias unless the spec asks for one."""
+    return keras.layers.Conv2D(
+        filters, kernel_size or spec.kernel_size, padding="same", use_bias=spec.use_bias,
+        kernel_initializer=spec.kernel_initializer, kernel_regularizer=regularizer(spec), name=name)
+
+
+def norm_act(spec: BackboneSpec, x, name: str):
+    if spec.batchnorm:
+        x = ScaleOnlyBatchNorm(name=f"{name}_bn")(x)
+    if spec.activation == "relu":
+        return keras.layers.ReLU(name=f"{name}_relu")(x)
+    if spec.activation == "leaky_relu":
+        return keras.layers.LeakyReLU(negative_slope=0.1, name=f"{name}_lrelu")(x)
+    return x
+
+
+def stem(spec: BackboneSpec, x):
+    return conv(spec, spec.filters, f"{spec.name}_stem")(x)
+
+
+def head(spec: BackboneSpec, x):
+    x = norm_act(spec, x, f"{spec.name}_head")
+    return conv(spec, spec.out_channels, f"{spec.name}_out")(x)

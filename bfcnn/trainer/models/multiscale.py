@@ -1,0 +1,116 @@
+"""Gaussian-pyramid multi-scale wrapper around any registered backbone.
+
+Images live in [0, 1] (input / (max_value - min_value)); the network is linear-scale
+throughout. With levels L, the pyramid g_0 (full resolution) ... g_{L-1} is denoised
+coarse to fine:
+
+    d_{L-1} = g_{L-1} + net_{L-1}(g_{L-1})
+    d_k     = up(d_{k+1}) + (g_k - up(g_{k+1})) + net_k([g_k - up(g_{k+1}), up(d_{k+1})])
+
+so low-frequency noise is removed where it is cheap (at low resolution) and the
+full-resolution net only cleans the finest band, guided by the denoised coarse image.
+Every step is linear or a bias-free backbone, so f(a*y) = a*f(y).
+
+Two Keras models come out: `core` takes the pyramid levels as inputs ("level_0" ...)
+and is what export writes to TFLite (the runtime's C++ op builds the pyramid);
+`full` takes one image and builds the pyramid itself, for training.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import List
+
+import keras
+from keras import ops
+
+from bfcnn.config import ModelConfig, bias_free_breakers
+from bfcnn.trainer import registry
+from bfcnn.trainer.pyramid import Upsample2x, gaussian_pyramid
+
+
+@dataclass
+class BuiltModel:
+    full: keras.Model   # [B, H, W, C] float32 in [0, 1] -> same
+    core: keras.Model   # [level_0, ..., level_{L-1}] -> [B, H, W, C]
+    halo: int           # receptive-field radius in full-resolution pixels, rounded up to the stride
+    macs_per_pixel: float
+    bias_free: bool
+
+
+def _spec(cfg: ModelConfig, level: int, in_channels: int, regularization: float) -> registry.BackboneSpec:
+    return registry.BackboneSpec(
+        filters=cfg.per_level("filters")[level], no_layers=cfg.per_level("no_layers")[level],
+        kernel_size=cfg.kernel_size, out_channels=cfg.channels, batchnorm=cfg.batchnorm,
+        activation=cfg.activation, use_bias=cfg.use_bias, kernel_initializer=cfg.kernel_initializer,
+        kernel_regularizer=cfg.kernel_regularizer, regularization=regularization,
+        sparsity=cfg.sparsity, name=f"level{level}")
+
+
+def receptive_halo(cfg: ModelConfig) -> int:
+    """Radius (full-res pixels) beyond which input cannot change an output pixel, rounded up
+    to a multiple of 2**(levels-1). Conservative: pyramid (radius 2) and bilinear up (1) included."""
+    r = cfg.kernel_size // 2
+    layers = cfg.per_level("no_layers")
+    halo = 0
+    for k in reversed(range(cfg.levels)):
+        own = r * (layers[k] + 2)                      # stem + blocks + head, in level-k pixels
+        halo = own if k == cfg.levels - 1 else own + 2 * (halo + 1) + 2
+    stride = 2 ** (cfg.levels - 1)
+    return -(-halo // stride) * stride
+
+
+def macs_per_pixel(cfg: ModelConfig) -> float:
+    """Multiply-adds per full-resolution pixel of the convolutions (the dominant cost)."""
+    k2, c = cfg.kernel_size ** 2, cfg.channels
+    total = 0.0
+    for level, (f, n) in enumerate(zip(cfg.per_level("filters"), cfg.per_level("no_layers"))):
+        c_in = c if level == cfg.levels - 1 else 2 * c
+        per = k2 * (c_in * f + n * f * f + f * c)
+        if cfg.type == "gatenet":
+            per += n * f * f
+        total += per / 4 ** level
+    return total
+
+
+def _finish(cfg: ModelConfig, x):
+    if cfg.final_activation == "tanh":
+        x = 0.5 + 0.5 * ops.tanh(2.0 * (x - 0.5))
+    elif cfg.final_activation == "sigmoid":
+        x = ops.sigmoid(4.0 * (x - 0.5))
+    elif cfg.final_activation == "hard_sigmoid":
+        x = ops.clip(x, 0.0, 1.0)
+    if cfg.clip_values:
+        x = ops.clip(x, 0.0, 1.0)
+    return x
+
+
+def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
+    """Build the multi-scale model described by `cfg` (see module docstring)."""
+    breakers = bias_free_breakers(cfg)
+    for reason in breakers:
+        warnings.warn(f"model is not bias-free: {reason}; the exported card records bias_free=false",
+                      stacklevel=2)
+    builder = registry.get(cfg.type)
+    c = cfg.channels
+    levels_in = [keras.Input(shape=(None, None, c), name=f"level_{k}") for k in range(cfg.levels)]
+    top = cfg.levels - 1
+    net_in = levels_in[top]
+    residual = builder(net_in, _spec(cfg, top, c, regularization))
+    d = levels_in[top] + cfg.output_multiplier * residual
+    for k in reversed(range(top)):
+        up_g = Upsample2x(name=f"up_g{k}")(levels_in[k + 1])
+        up_d = Upsample2x(name=f"up_d{k}")(d)
+        if cfg.stop_grads:
+            up_d = ops.stop_gradient(up_d)
+        band = levels_in[k] - up_g
+        guide = keras.layers.Concatenate(name=f"guide{k}")([band, up_d])
+        residual = builder(guide, _spec(cfg, k, 2 * c, regularization))
+        d = up_d + band + cfg.output_multiplier * residual
+    d = _finish(cfg, d)
+    core = keras.Model(levels_in, d, name=f"bfcnn_{cfg.type}_core")
+
+    image = keras.Input(shape=(None, None, c), name="image")
+    full = keras.Model(image, core(gaussian_pyramid(image, cfg.levels)), name=f"bfcnn_{cfg.type}")
+    return BuiltModel(full=full, core=core, halo=receptive_halo(cfg),
+                      macs_per_pixel=macs_per_pixel(cfg), bias_free=not breakers)

@@ -1,0 +1,23 @@
+"""sparse_resnet: resnet whose blocks keep, per pixel, only the strongest channels.
+
+The activation is RelativeSparseReLU (threshold = `model.sparsity` x the pixel's channel
+maximum), so sparsity does not cost homogeneity.
+"""
+from __future__ import annotations
+
+import keras
+
+from bfcnn.trainer.layers import RelativeSparseReLU, ScaleOnlyBatchNorm
+from bfcnn.trainer.models.blocks import conv, head, stem
+from bfcnn.trainer.registry import BackboneSpec, register
+
+
+@register("sparse_resnet")
+def build(x, spec: BackboneSpec):
+    x = stem(spec, x)
+    for i in range(spec.no_layers):
+        y = ScaleOnlyBatchNorm(name=f"{spec.name}_b{i}_bn")(x) if spec.batchnorm else x
+        y = RelativeSparseReLU(spec.sparsity, name=f"{spec.name}_b{i}_sparse")(y)
+        y = conv(spec, spec.filters, f"{spec.name}_b{i}_conv")(y)
+        x = keras.layers.Add(name=f"{spec.name}_b{i}_add")([x, y])
+    return head(spec, x)

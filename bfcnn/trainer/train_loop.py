@@ -1,0 +1,204 @@
+"""The training loop: seeded batches, checkpoints every N steps, resume, clean Ctrl-C.
+
+Model directory layout:
+    pipeline.json   resolved config (all defaults filled in)
+    command.txt     the command line of every run/resume, appended
+    checkpoints/    tf.train.CheckpointManager (model, optimizer, step), checkpoints_to_keep
+    logs/           TensorBoard scalars (loss, mae, psnr, lr, images/s) and image grids
+    train_log.jsonl one line per logged step (step, loss, psnr, seconds), for RESULTS.md
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from bfcnn.config import PipelineConfig, to_dict
+from bfcnn.trainer import losses, pruning
+from bfcnn.trainer.data.dataset import Prefetcher, load_images
+from bfcnn.trainer.data.noise import corrupt
+from bfcnn.trainer.models import multiscale
+from bfcnn.trainer.optim import make_optimizer
+from bfcnn.trainer.visualize import image_grid, random_batch_images
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    last_loss: float
+    last_psnr: float
+    interrupted: bool
+
+
+def total_steps(cfg: PipelineConfig) -> int:
+    t = cfg.train
+    return t.total_steps if t.total_steps > 0 else t.epochs * t.steps_per_epoch
+
+
+def _strategy(name: str):
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()  # default: one device
+
+
+def _write_run_files(model_dir: str, cfg: PipelineConfig) -> None:
+    os.makedirs(model_dir, exist_ok=True)
+    tmp = os.path.join(model_dir, "pipeline.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(to_dict(cfg), f, indent=2)
+    os.replace(tmp, os.path.join(model_dir, "pipeline.json"))
+    with open(os.path.join(model_dir, "command.txt"), "a", encoding="utf-8") as f:
+        f.write(" ".join([sys.executable] + sys.argv) + f"  # {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint and returns cleanly."""
+
+    def __init__(self):
+        self.stop = False
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.stop:  # second Ctrl-C: give up at once
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def build_checkpoint(cfg: PipelineConfig, model_dir: str):
+    """(built model, optimizer, step variable, checkpoint, manager) for `model_dir`."""
+    built = multiscale.build(cfg.model, cfg.loss.regularization)
+    optimizer = make_optimizer(cfg.train.optimizer)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    ckpt = tf.train.Checkpoint(model=built.full, optimizer=optimizer, step=step)
+    manager = tf.train.CheckpointManager(ckpt, os.path.join(model_dir, "checkpoints"),
+                                         max_to_keep=cfg.train.checkpoints_to_keep)
+    return built, optimizer, step, ckpt, manager
+
+
+def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
+          max_steps: Optional[int] = None) -> TrainResult:
+    """Train (or resume) the model of `cfg` in `model_dir`. `max_steps` caps this call only."""
+    _write_run_files(model_dir, cfg)
+    t, d = cfg.train, cfg.dataset
+    tf.keras.utils.set_random_seed(t.seed) if hasattr(tf.keras.utils, "set_random_seed") else None
+    strategy = _strategy(t.distribute)
+    with strategy.scope():
+        built, optimizer, step_var, ckpt, manager = build_checkpoint(cfg, model_dir)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+    start = int(step_var.numpy())
+    end = total_steps(cfg)
+    if max_steps is not None:
+        end = min(end, start + max_steps)
+    model = built.full
+    scale = 1.0 / (d.max_value - d.min_value)
+
+    @tf.function(jit_compile=t.jit_compile, reduce_retracing=True)
+    def train_step(batch_u8, seed, iterations):
+        clean = (tf.cast(batch_u8, tf.float32) - d.min_value) * scale
+        noisy = corrupt(clean, d, seed)
+        with tf.GradientTape() as tape:
+            out = noisy
+            for _ in tf.range(iterations):
+                out = model(out, training=True)
+            terms = losses.denoise_loss(cfg.loss, out, clean)
+            reg = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+            total = terms["loss"] + reg
+        grads = tape.gradient(total, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return total, losses.psnr(out, clean), losses.psnr(noisy, clean)
+
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
+    log_path = os.path.join(model_dir, "train_log.jsonl")
+    images = load_images(cfg)
+    prefetch = Prefetcher(images, d, t.seed, start)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=end, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr)
+    rng = np.random.default_rng([t.seed, start, 7])
+    began, last_loss, last_psnr, interrupted = time.time(), float("nan"), float("nan"), False
+    window_t, window_n = time.time(), 0
+    pixels = d.batch_size * d.input_shape[0] * d.input_shape[1]
+    step = start
+    try:
+        with _StopFlag() as flag:
+            batches = iter(prefetch)
+            while step < end:
+                if flag.stop:
+                    interrupted = True
+                    break
+                batch = next(batches)
+                iters = int(rng.choice(t.iterations_choice))
+                seed = tf.constant([t.seed, step], tf.int32)
+                loss, p_out, p_in = train_step(batch, seed, tf.constant(iters))
+                step += 1
+                step_var.assign(step)
+                window_n += 1
+                epoch = step // t.steps_per_epoch
+                if pruning.should_prune(t.prune, step, epoch):
+                    pruning.apply(model, t.prune)
+                if step % 20 == 0 or step == end:
+                    last_loss, last_psnr = float(loss), float(p_out)
+                    rate = window_n * d.batch_size / max(time.time() - window_t, 1e-9)
+                    window_t, window_n = time.time(), 0
+                    with writer.as_default(step=step):
+                        tf.summary.scalar("loss", last_loss)
+                        tf.summary.scalar("psnr_denoised", last_psnr)
+                        tf.summary.scalar("psnr_noisy", float(p_in))
+                        tf.summary.scalar("patches_per_second", rate)
+                        tf.summary.scalar("learning_rate", float(optimizer.learning_rate))
+                    with open(log_path, "a", encoding="utf-8") as f:
+                        f.write(json.dumps({"step": step, "loss": last_loss, "psnr": last_psnr,
+                                            "psnr_noisy": float(p_in), "patches_per_s": rate,
+                                            "time": time.time()}) + "\n")
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{last_loss:.3f}", psnr=f"{last_psnr:.2f}",
+                                        noisy=f"{float(p_in):.2f}", img_s=f"{rate:.0f}")
+                if t.visualization_every > 0 and step % t.visualization_every == 0:
+                    clean = batch[: t.visualization_number].astype(np.float32) * np.float32(scale)
+                    noisy = corrupt(tf.constant(clean), d, seed).numpy()
+                    with writer.as_default(step=step):
+                        tf.summary.image("noisy_denoised_clean",
+                                         image_grid(noisy, model(noisy).numpy(), clean), step=step)
+                        tf.summary.image("random_batch", random_batch_images(model, t), step=step)
+                if step % t.checkpoint_every == 0:
+                    manager.save(checkpoint_number=step)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        prefetch.close()
+        if bar is not None:
+            bar.close()
+        if manager.latest_checkpoint is None or int(step_var.numpy()) != _ckpt_step(manager):
+            manager.save(checkpoint_number=int(step_var.numpy()))
+        writer.flush()
+    return TrainResult(steps=step, seconds=time.time() - began, last_loss=last_loss,
+                       last_psnr=last_psnr, interrupted=interrupted)
+
+
+def _ckpt_step(manager) -> int:
+    path = manager.latest_checkpoint
+    return int(path.rsplit("-", 1)[-1]) if path else -1

@@ -1,0 +1,114 @@
+"""Model cards and the models shipped inside the package (no TensorFlow).
+
+A model is a folder with `card.json` and one `.tflite` per quantization mode
+(bfcnn/pretrained/<name>/ for shipped ones, or any exported --output-directory).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+
+
+class ModelError(ValueError):
+    """A model name, path, file or card is wrong; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model is: read from card.json beside its .tflite files."""
+    name: str
+    type: str
+    channels: int
+    levels: int
+    halo: int
+    stride: int
+    bias_free: bool
+    quantization: Dict[str, Dict]
+    channel_order: str = "BGR"
+    value_range: Tuple[float, float] = (0.0, 255.0)
+    macs_per_pixel: float = 0.0
+    parameters: int = 0
+    training_noise: Dict = field(default_factory=dict)
+    training_steps: int = 0
+    directory: str = ""
+
+    @classmethod
+    def from_file(cls, path: str) -> "ModelCard":
+        try:
+            with open(path, "r", encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"cannot read model card {path}: {exc}") from exc
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = [n for n in ("name", "type", "channels", "levels", "halo", "stride", "bias_free",
+                               "quantization") if n not in data]
+        if missing:
+            raise ModelError(f"model card {path} lacks {missing}; re-export the model with python -m bfcnn.export")
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["value_range"] = tuple(kwargs.get("value_range", (0.0, 255.0)))
+        return cls(**kwargs, directory=os.path.dirname(os.path.abspath(path)))
+
+    def file_for(self, quantization: str) -> str:
+        if quantization not in self.quantization:
+            raise ModelError(f"model {self.name!r} has no {quantization!r} file; it has "
+                             f"{', '.join(sorted(self.quantization))}")
+        return os.path.join(self.directory, self.quantization[quantization]["file"])
+
+
+def list_models() -> List[str]:
+    """Names of the models shipped inside the package, sorted."""
+    if not os.path.isdir(PRETRAINED_DIR):
+        return []
+    return sorted(d for d in os.listdir(PRETRAINED_DIR)
+                  if os.path.isfile(os.path.join(PRETRAINED_DIR, d, "card.json")))
+
+
+def cards() -> List[ModelCard]:
+    return [ModelCard.from_file(os.path.join(PRETRAINED_DIR, n, "card.json")) for n in list_models()]
+
+
+def verify(card: ModelCard, quantization: str) -> str:
+    """Path of the model file after checking it exists and matches the card's sha256."""
+    path = card.file_for(quantization)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ModelError(f"model file {path} cannot be read ({exc}); re-export or reinstall bfcnn") from exc
+    want = card.quantization[quantization].get("sha256")
+    if want and hashlib.sha256(data).hexdigest() != want:
+        raise ModelError(f"model file {path} does not match its card.json (sha256 differs): it is "
+                         f"truncated, corrupted or from another export; re-export the model")
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelError(f"{path} is not a TFLite flatbuffer")
+    return path
+
+
+def resolve(model: str) -> ModelCard:
+    """A shipped model name, a model folder, or a .tflite path with card.json beside it."""
+    if not isinstance(model, (str, os.PathLike)):
+        raise ModelError(f"model must be a name or a path, got {type(model).__name__}")
+    model = os.fspath(model)
+    if os.path.isdir(model) and os.path.isfile(os.path.join(model, "card.json")):
+        return ModelCard.from_file(os.path.join(model, "card.json"))
+    if model.endswith(".tflite"):
+        card_path = os.path.join(os.path.dirname(os.path.abspath(model)), "card.json")
+        if not os.path.isfile(model):
+            raise ModelError(f"model file {model!r} does not exist")
+        if not os.path.isfile(card_path):
+            raise ModelError(f"{model} has no card.json beside it; export with python -m bfcnn.export")
+        return ModelCard.from_file(card_path)
+    shipped = list_models()
+    if model in shipped:
+        return ModelCard.from_file(os.path.join(PRETRAINED_DIR, model, "card.json"))
+    close = difflib.get_close_matches(model, shipped, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise ModelError(f"unknown model {model!r}.{hint} Shipped models: {', '.join(shipped) or 'none'}; "
+                     f"or pass a path to an exported model folder or .tflite file")

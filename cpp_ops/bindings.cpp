@@ -1,0 +1,99 @@
+// pybind11 face of the pyramid op. Zero-copy input (any strides), GIL released while computing,
+// ValueError (never a crash) for bad input.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "pyramid.hpp"
+
+namespace py = pybind11;
+using bfcnn::Image;
+
+namespace {
+
+constexpr int kMaxLevels = 16;
+constexpr int kMaxChannels = 4;
+
+py::array_t<float> to_numpy(Image&& img, bool squeeze) {
+  auto* heap = new Image(std::move(img));
+  py::capsule owner(heap, [](void* p) { delete static_cast<Image*>(p); });
+  const py::ssize_t h = heap->height, w = heap->width, c = heap->channels;
+  if (squeeze)
+    return py::array_t<float>({h, w}, {w * c * 4, c * 4}, heap->pixels.data(), owner);
+  return py::array_t<float>({h, w, c}, {w * c * 4, c * 4, py::ssize_t(4)}, heap->pixels.data(), owner);
+}
+
+Image from_numpy(const py::array& a, const char* what) {
+  if (a.ndim() != 2 && a.ndim() != 3)
+    throw py::value_error(std::string(what) + ": expected HxW or HxWxC float32, got ndim " + std::to_string(a.ndim()));
+  py::array_t<float, py::array::c_style | py::array::forcecast> f(a);
+  const int h = static_cast<int>(f.shape(0)), w = static_cast<int>(f.shape(1));
+  const int c = f.ndim() == 3 ? static_cast<int>(f.shape(2)) : 1;
+  if (h < 1 || w < 1 || c < 1 || c > kMaxChannels)
+    throw py::value_error(std::string(what) + ": empty image or more than 4 channels");
+  Image img(h, w, c);
+  std::copy(f.data(), f.data() + static_cast<size_t>(h) * w * c, img.pixels.data());
+  return img;
+}
+
+template <typename T>
+std::vector<Image> run_down(const py::array& a, int levels, float scale, int h, int w, int c) {
+  const auto item = static_cast<py::ssize_t>(sizeof(T));
+  for (int d = 0; d < a.ndim(); ++d)
+    if (a.strides(d) % item != 0) throw py::value_error("pyramid_down: unaligned strides are not supported");
+  bfcnn::View<T> v{static_cast<const T*>(a.data()), a.strides(0) / item, a.strides(1) / item,
+                   a.ndim() == 3 ? a.strides(2) / item : 1, h, w, c};
+  py::gil_scoped_release release;
+  return bfcnn::pyramid_down(v, levels, scale);
+}
+
+py::list pyramid_down(const py::array& a, int levels, float scale) {
+  if (a.ndim() != 2 && a.ndim() != 3)
+    throw py::value_error("pyramid_down: expected an HxW or HxWxC image, got ndim " + std::to_string(a.ndim()));
+  const py::ssize_t h = a.shape(0), w = a.shape(1), c = a.ndim() == 3 ? a.shape(2) : 1;
+  if (h < 1 || w < 1) throw py::value_error("pyramid_down: empty image (a side is 0)");
+  if (c < 1 || c > kMaxChannels)
+    throw py::value_error("pyramid_down: channels must be 1..4, got " + std::to_string(c));
+  if (h > (1 << 20) || w > (1 << 20)) throw py::value_error("pyramid_down: image side over 2^20");
+  if (levels < 1 || levels > kMaxLevels)
+    throw py::value_error("pyramid_down: levels must be 1..16, got " + std::to_string(levels));
+  std::vector<Image> out;
+  if (a.dtype().is(py::dtype::of<uint8_t>()))
+    out = run_down<uint8_t>(a, levels, scale, int(h), int(w), int(c));
+  else if (a.dtype().is(py::dtype::of<float>()))
+    out = run_down<float>(a, levels, scale, int(h), int(w), int(c));
+  else
+    throw py::value_error("pyramid_down: dtype must be uint8 or float32, got " + std::string(py::str(a.dtype())));
+  py::list result;
+  for (auto& img : out) result.append(to_numpy(std::move(img), a.ndim() == 2));
+  return result;
+}
+
+py::array_t<float> pyr_up(const py::array& a, int out_h, int out_w) {
+  Image src = from_numpy(a, "pyr_up");
+  const int h = src.height, w = src.width;
+  if (out_h != 2 * h && out_h != 2 * h - 1)
+    throw py::value_error("pyr_up: out height must be 2h or 2h-1, got " + std::to_string(out_h));
+  if (out_w != 2 * w && out_w != 2 * w - 1)
+    throw py::value_error("pyr_up: out width must be 2w or 2w-1, got " + std::to_string(out_w));
+  if (out_h < 1 || out_w < 1) throw py::value_error("pyr_up: empty output");
+  Image dst;
+  {
+    py::gil_scoped_release release;
+    dst = bfcnn::pyr_up(src, out_h, out_w);
+  }
+  return to_numpy(std::move(dst), a.ndim() == 2);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_pyramid, m) {
+  m.doc() = "bfcnn Gaussian pyramid (C++17, cv2.pyrDown/pyrUp semantics)";
+  m.attr("BACKEND") = "cpp";
+  m.def("pyramid_down", &pyramid_down, py::arg("image"), py::arg("levels"), py::arg("scale") = 1.0f,
+        "List of `levels` float32 arrays: level 0 = image*scale, level k = pyrDown(level k-1).");
+  m.def("pyr_up", &pyr_up, py::arg("image"), py::arg("out_h"), py::arg("out_w"),
+        "One pyrUp step of a float32 HxW[xC] image to (out_h, out_w).");
+}
