@@ -58,7 +58,7 @@ def _write_run_files(model_dir: str, cfg: PipelineConfig) -> None:
         json.dump(to_dict(cfg), f, indent=2)
     os.replace(tmp, os.path.join(model_dir, "pipeline.json"))
     with open(os.path.join(model_dir, "command.txt"), "a", encoding="utf-8") as f:
-        f.write(" ".join([sys.executable] + sys.argv) + f"  # {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        f.write(" ".join(getattr(sys, "orig_argv", [sys.executable] + sys.argv)) + f"  # {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
 
 
 class _StopFlag:

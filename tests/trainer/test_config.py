@@ -1,0 +1,71 @@
+"""The pipeline config is typed and closed: typos fail before any work, naming the dotted path."""
+import glob
+import json
+import os
+
+import pytest
+
+from bfcnn.config import ConfigError, load_pipeline, parse_pipeline, to_dict
+from tests.conftest import REPO
+
+
+def test_unknown_key_names_dotted_path_and_hint():
+    with pytest.raises(ConfigError, match=r"train\.optimizer\.learnig_rate: unknown key\. Did you mean 'learning_rate'"):
+        parse_pipeline({"train": {"optimizer": {"learnig_rate": 0.1}}})
+
+
+def test_unknown_section_is_rejected():
+    with pytest.raises(ConfigError, match=r"^datasett: unknown key\. Did you mean 'dataset'"):
+        parse_pipeline({"datasett": {}})
+
+
+@pytest.mark.parametrize("data, match", [
+    ({"model": {"filters": "16"}}, r"model\.filters: expected int or list of int"),
+    ({"model": {"batchnorm": 1}}, r"model\.batchnorm: expected true or false"),
+    ({"dataset": {"batch_size": 1.5}}, r"dataset\.batch_size: expected an integer"),
+    ({"model": {"type": "resnett"}}, r"model\.type: 'resnett' is not valid\. Did you mean 'resnet'"),
+    ({"train": {"prune": {"strategy": "minimum"}}}, r"train\.prune\.strategy: .*Valid options"),
+    ({"model": {"levels": 3, "filters": [8, 16]}}, r"model\.filters: a list needs one value per level"),
+    ({"model": {"levels": 3}, "dataset": {"input_shape": [62, 62, 1]}}, r"multiples of 2\*\*\(levels-1\) = 4"),
+    ({"dataset": {"color_mode": "rgb"}}, r"dataset\.color_mode: 'rgb' gives 3 channels"),
+    ({"model": {"kernel_size": 4}}, r"model\.kernel_size: must be an odd number"),
+])
+def test_bad_values_fail_with_the_fix(data, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_pipeline(data)
+
+
+def test_every_shipped_config_loads_and_round_trips(tmp_path):
+    paths = sorted(glob.glob(os.path.join(REPO, "configs", "*.json")))
+    assert len(paths) >= 4
+    for path in paths:
+        cfg = load_pipeline(path)
+        dumped = tmp_path / "p.json"
+        dumped.write_text(json.dumps(to_dict(cfg)))
+        again = load_pipeline(str(dumped))
+        assert to_dict(again) == to_dict(cfg), path
+
+
+def test_directory_may_be_a_list():
+    cfg = parse_pipeline({"dataset": {"directory": ["a", "b"]}})
+    assert cfg.dataset.directories == ["a", "b"]
+
+
+def test_missing_file_names_the_flag(tmp_path):
+    with pytest.raises(ConfigError, match="--pipeline-config"):
+        load_pipeline(str(tmp_path / "nope.json"))
+
+
+def test_cli_rejects_typo_before_tensorflow(tmp_path):
+    import subprocess
+    import sys
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"model": {"filtres": 8}}))
+    code = ("import sys; from bfcnn.train import main; rc = main(['--model-directory', %r, "
+            "'--pipeline-config', %r]); print('TF', 'tensorflow' in sys.modules); sys.exit(rc)") % (
+        str(tmp_path / "m"), str(bad))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 2
+    assert "model.filtres: unknown key. Did you mean 'filters'" in res.stderr
+    assert "TF False" in res.stdout
+    assert not (tmp_path / "m").exists()

@@ -1,0 +1,86 @@
+"""A real (tiny) training on Train400, exported to every TFLite mode; the int8 model must
+denoise a real test image better than its noisy input, and TFLite must match Keras."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from bfcnn.config import load_pipeline
+from tests.conftest import noisy_pair, psnr
+from tests.trainer.tiny import tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, datasets):
+    tmp = tmp_path_factory.mktemp("train")
+    cfg_path = tiny_config(tmp, steps=300)
+    from bfcnn.trainer.train_loop import train
+    result = train(load_pipeline(cfg_path), str(tmp / "model"), progress=False)
+    assert result.steps == 300 and not result.interrupted
+    from bfcnn.trainer.export import export
+    card = export(load_pipeline(cfg_path), str(tmp / "model"), str(tmp / "exported"), "tiny",
+                  ("none", "float16", "dynamic", "int8"))
+    return tmp, card
+
+
+def test_run_directory_has_resolved_config_command_and_logs(trained):
+    tmp, _ = trained
+    model_dir = tmp / "model"
+    resolved = json.loads((model_dir / "pipeline.json").read_text())
+    assert resolved["train"]["total_steps"] == 300 and resolved["model"]["kernel_size"] == 3
+    assert (model_dir / "command.txt").read_text().strip()
+    log = [json.loads(l) for l in (model_dir / "train_log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 300
+    assert log[-1]["psnr"] > log[0]["psnr"] + 1.0  # it learned something
+    assert any(p.name.startswith("events") for p in (model_dir / "logs").iterdir())
+
+
+def test_export_writes_every_file_and_card(trained):
+    tmp, card = trained
+    out = tmp / "exported"
+    for q in ("none", "float16", "dynamic", "int8"):
+        assert (out / card["quantization"][q]["file"]).is_file()
+    assert (out / "saved_model" / "saved_model.pb").is_file()
+    assert card["bias_free"] is True and card["levels"] == 2 and card["halo"] % 2 == 0
+    assert card["training_steps"] == 300
+    on_disk = json.loads((out / "card.json").read_text())
+    assert on_disk["quantization"]["int8"]["sha256"] == card["quantization"]["int8"]["sha256"]
+
+
+def test_tflite_float_matches_keras(trained):
+    _, card = trained
+    check = card["export_check"]
+    assert check["none"]["max_abs_diff_vs_keras"] < 1e-4
+    assert check["float16"]["max_abs_diff_vs_keras"] < 1e-2
+
+
+def test_int8_model_denoises_real_image(trained, datasets):
+    tmp, card = trained
+    from bfcnn.runtime import Denoiser
+    clean, noisy = noisy_pair(os.path.join(datasets, "Set12", "01.png"), 25, gray=True)
+    for q in ("int8", "none"):
+        out = Denoiser(str(tmp / "exported"), num_threads=2, quantization=q)(noisy)
+        assert psnr(out, clean) > psnr(noisy, clean) + 1.0, q
+
+
+def test_export_without_checkpoint_says_train_first(tmp_path):
+    from bfcnn.trainer.export import ExportError, export
+    cfg = load_pipeline(tiny_config(tmp_path))
+    with pytest.raises(ExportError, match="train first"):
+        export(cfg, str(tmp_path / "empty"), str(tmp_path / "out"), "x")
+
+
+def test_export_refuses_flex_ops(tmp_path):
+    import keras
+    import tensorflow as tf
+    from bfcnn.trainer.export import ExportError, convert
+
+    class NeedsFlex(keras.layers.Layer):
+        def call(self, x):
+            return tf.math.igamma(tf.abs(x) + 1.0, tf.abs(x) + 1.0)
+
+    inp = keras.Input((None, None, 1), name="level_0")
+    model = keras.Model(inp, NeedsFlex()(inp))
+    with pytest.raises(ExportError, match="Flex"):
+        convert(model, 1, "none", [])
