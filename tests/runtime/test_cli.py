@@ -1,0 +1,59 @@
+"""bfcnn-runtime on files: playable output video with the same frame count, folders with a
+broken image skipped, never overwriting an input, clear errors with exit code 2."""
+import os
+import shutil
+
+import cv2
+import pytest
+
+from bfcnn.runtime import cli
+
+
+def _count(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n, (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+
+
+def test_default_run_denoises_bundled_clip(tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    assert cli.main(["--output", str(out), "--no-display", "--threads", "2"]) == 0
+    assert _count(out) == _count(os.path.join(cli.SAMPLES, "sample_clip.mp4"))
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_max_frames(tmp_path):
+    out = tmp_path / "o.mp4"
+    assert cli.main(["--input", os.path.join(cli.SAMPLES, "sample_clip.mp4"), "--output", str(out),
+                     "--max-frames", "5", "--no-display"]) == 0
+    assert _count(out)[0] == 5
+
+
+def test_folder_skips_unreadable_and_keeps_names(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(os.path.join(cli.SAMPLES, "sample_image.png"), src / "a.png")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    assert cli.main(["--input", str(src), "--output", str(tmp_path / "out"), "--no-display"]) == 0
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.png"]
+    assert "skipping" in capsys.readouterr().err
+
+
+def test_never_overwrites_input(tmp_path, capsys):
+    img = tmp_path / "a.png"
+    shutil.copy(os.path.join(cli.SAMPLES, "sample_image.png"), img)
+    before = img.read_bytes()
+    assert cli.main(["--input", str(img), "--output", str(img), "--no-display"]) == 2
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert img.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--input", "/no/such/file.png"], "no such file"),
+    (["--model", "nope"], "unknown model"),
+])
+def test_clear_errors(tmp_path, capsys, args, match):
+    assert cli.main(args + ["--output", str(tmp_path / "o"), "--no-display"]) == 2
+    assert match in capsys.readouterr().err

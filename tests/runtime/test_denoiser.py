@@ -1,0 +1,188 @@
+"""Denoiser: any frame in, same shape and dtype out; tiling equals whole-frame; every shipped
+model really denoises; bad input gets a clear error and leaves the instance usable."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import bfcnn
+from bfcnn.runtime import Denoiser
+from bfcnn.zoo import ModelError, resolve
+from tests.conftest import noisy_pair, psnr
+
+MODELS = bfcnn.list_models()
+
+
+def _quantizations(name):
+    return sorted(resolve(name).quantization)
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def den(request):
+    return Denoiser(request.param, num_threads=2)
+
+
+def test_there_is_a_shipped_model():
+    assert MODELS, "no model shipped in bfcnn/pretrained"
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 3), (31, 47), (31, 47, 1), (17, 9, 3), (64, 80, 3)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_same_shape_and_dtype_out(den, shape, dtype):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, shape).astype(np.uint8)
+    if dtype == np.float32:
+        img = img.astype(np.float32) / np.float32(255)
+    out = den(img)
+    assert out.shape == img.shape and out.dtype == img.dtype
+    if dtype == np.float32:
+        assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_constant_image_stays_constant(den):
+    # bias-free and residual: a flat frame has nothing to remove
+    img = np.full((240, 320, 3), 128, np.uint8)
+    out = den(img).astype(int)
+    assert np.median(np.abs(out - 128)) <= 1
+    h = den.card.halo
+    assert np.max(np.abs(out[h:-h, h:-h] - 128)) <= 2  # borders see the convolutions' zero padding
+
+
+def test_zero_frame_maps_to_zero(den):
+    # f(0) = 0 is the signature of a bias-free network (no additive constant anywhere)
+    assert np.count_nonzero(den(np.zeros((40, 56, 3), np.uint8))) == 0
+
+
+def test_non_contiguous_views_equal_contiguous(den):
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    view = base[::-2, 1::2]
+    np.testing.assert_array_equal(den(view), den(np.ascontiguousarray(view)))
+
+
+@pytest.mark.parametrize("size, tile", [((97, 131), 32), ((120, 160), 48), ((65, 33), 16), ((200, 300), 100)])
+def test_tiled_equals_whole_frame(den, size, tile):
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 256, size + (3,), dtype=np.uint8)
+    tiled = Denoiser(den.card.name, num_threads=2, tile=tile)
+    assert np.max(np.abs(tiled(img).astype(int) - den(img).astype(int))) <= 1
+    f = img.astype(np.float32) / np.float32(255)
+    assert np.max(np.abs(tiled(f) - den(f))) <= 1e-5
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_shipped_model_and_file_denoises_real_images(name, datasets):
+    for q in _quantizations(name):
+        d = Denoiser(name, num_threads=2, quantization=q)
+        channels = d.card.channels
+        for path in (os.path.join(datasets, "Kodak24", "kodim03.png"), os.path.join(datasets, "CBSD68", "0005.png")
+                     if os.path.exists(os.path.join(datasets, "CBSD68", "0005.png")) else
+                     os.path.join(datasets, "Kodak24", "kodim05.png")):
+            clean, noisy = noisy_pair(path, 25, gray=(channels == 1))
+            gain = psnr(d(noisy), clean) - psnr(noisy, clean)
+            assert gain > 4.0, f"{name}/{q}: only {gain:.2f} dB better than the noisy input on {path}"
+
+
+def test_gray_frame_through_colour_model_and_back(den, datasets):
+    clean, noisy = noisy_pair(os.path.join(datasets, "Set12", "05.png"), 25, gray=True)
+    out = den(noisy)
+    assert out.shape == noisy.shape
+    assert psnr(out, clean) > psnr(noisy, clean) + 3.0
+
+
+@pytest.mark.parametrize("bad, err, match", [
+    (np.full((8, 8, 3), np.nan, np.float32), ValueError, "NaN or Inf"),
+    (np.full((8, 8), np.inf, np.float32), ValueError, "NaN or Inf"),
+    (np.zeros((8, 8, 3), np.int64), ValueError, "dtype must be uint8"),
+    (np.zeros((8, 8), bool), ValueError, "dtype must be uint8"),
+    (np.zeros((8, 8, 4), np.uint8), ValueError, "HxWx3"),
+    (np.zeros((0, 8, 3), np.uint8), ValueError, "empty"),
+    (np.zeros((2, 8, 8, 3), np.uint8), ValueError, "HxWx3"),
+    ([[1, 2], [3, 4]], TypeError, "numpy array"),
+])
+def test_bad_frames_get_clear_errors_and_instance_survives(den, bad, err, match):
+    with pytest.raises(err, match=match):
+        den(bad)
+    ok = den(np.full((16, 16, 3), 50, np.uint8))
+    assert ok.shape == (16, 16, 3)
+
+
+def test_unknown_model_lists_shipped_names():
+    with pytest.raises(ModelError, match="Shipped models: " + MODELS[0]):
+        Denoiser("no_such_model")
+    with pytest.raises(ModelError, match="Did you mean"):
+        Denoiser(MODELS[0][:-1] + "x")
+
+
+@pytest.fixture()
+def model_copy(tmp_path):
+    src = resolve(MODELS[0]).directory
+    dst = tmp_path / "m"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_truncated_model_file_refused(model_copy):
+    f = model_copy / "model.tflite"
+    f.write_bytes(f.read_bytes()[: 1000])
+    with pytest.raises(ModelError, match="sha256"):
+        Denoiser(str(model_copy))
+
+
+def test_bit_flipped_model_refused(model_copy):
+    f = model_copy / "model.tflite"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    f.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match its card"):
+        Denoiser(str(model_copy / "model.tflite"))
+
+
+def test_non_tflite_file_refused(model_copy):
+    card = json.loads((model_copy / "card.json").read_text())
+    (model_copy / "model.tflite").write_bytes(b"not a model at all, just text")
+    card["quantization"]["none"].pop("sha256")
+    (model_copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="not a TFLite"):
+        Denoiser(str(model_copy))
+
+
+def test_card_that_does_not_match_model_refused(model_copy):
+    card = json.loads((model_copy / "card.json").read_text())
+    card["levels"] += 1
+    (model_copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="card and model do not match"):
+        Denoiser(str(model_copy))
+
+
+def test_missing_card_refused(model_copy):
+    (model_copy / "card.json").unlink()
+    with pytest.raises(ModelError, match="card.json"):
+        Denoiser(str(model_copy / "model.tflite"))
+
+
+@pytest.mark.parametrize("kwargs", [{"tile": 0}, {"tile": -5}, {"num_threads": 0}, {"quantization": "int4"}])
+def test_bad_constructor_arguments(kwargs):
+    with pytest.raises(ValueError):
+        Denoiser(MODELS[0], **kwargs)
+
+
+def test_load_model_original_api(datasets):
+    model = bfcnn.load_model(MODELS[0])
+    c = model.card.channels
+    clean, noisy = noisy_pair(os.path.join(datasets, "Kodak24", "kodim07.png"), 20, gray=(c == 1))
+    batch = noisy.reshape(1, *noisy.shape[:2], c)
+    out = model(batch)
+    assert out.shape == batch.shape and out.dtype == np.uint8
+    assert psnr(out[0].reshape(clean.shape), clean) > psnr(noisy, clean) + 3.0
+    with pytest.raises(ValueError, match=r"\[1, H, W"):
+        model(noisy)
+
+
+def test_shipped_cards_match_their_files():
+    for card in bfcnn.zoo.cards():
+        assert card.bias_free, card.name
+        for q in card.quantization:
+            bfcnn.zoo.verify(card, q)  # raises on sha mismatch

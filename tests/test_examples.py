@@ -1,0 +1,46 @@
+"""Every example runs headless and does what its header says."""
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+
+from tests.conftest import REPO
+
+
+def _run(script, *args, cwd):
+    res = subprocess.run([sys.executable, os.path.join(REPO, "examples", script), *args],
+                         capture_output=True, text=True, cwd=cwd, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def test_examples_all_have_tests():
+    names = {n for n in os.listdir(os.path.join(REPO, "examples")) if n.endswith(".py")}
+    tested = set(re.findall(r'_run\("(\w+\.py)"', open(__file__).read()))
+    assert names == tested
+
+
+def test_denoise_image(tmp_path):
+    out = _run("denoise_image.py", "--output", str(tmp_path / "o.png"), cwd=tmp_path)
+    m = re.search(r"PSNR noisy ([\d.]+) dB -> denoised ([\d.]+) dB", out)
+    assert float(m.group(2)) > float(m.group(1)) + 3.0
+    assert cv2.imread(str(tmp_path / "o.png")).shape == (240, 320, 3)
+
+
+def test_denoise_folder(tmp_path):
+    out = _run("denoise_folder.py", "--output", str(tmp_path / "d"), cwd=tmp_path)
+    assert "sample_image.png: 320x240" in out
+    assert sorted(os.listdir(tmp_path / "d")) == ["sample_image.png", "sample_image_clean.png"]
+
+
+def test_opencv_camera_loop_on_video(tmp_path):
+    out = _run("opencv_camera_loop.py", "--max-frames", "10", cwd=tmp_path)
+    assert re.search(r"^10 frames at [\d.]+ frames/s", out, re.M)
+
+
+def test_embed_in_app(tmp_path):
+    out = _run("embed_in_app.py", cwd=tmp_path)
+    rows = re.findall(r"rms error ([\d.]+) -> ([\d.]+)", out)
+    assert len(rows) == 5 and all(float(b) < float(a) for a, b in rows)
