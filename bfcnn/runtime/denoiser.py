@@ -107,9 +107,18 @@ class Denoiser:
         return out[:h, :w]
 
     def _run(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
+        """[h, w, C] (multiples of the stride) -> float32 [h, w, C]."""
+        c = image.shape[2]
+        if not self._model.quantized:
+            # fused front end: the C++ op converts, scales and builds every level straight
+            # into the interpreter's input tensors, no intermediate arrays
+            shapes = [(h, w, c) for h, w in pyramid.level_shapes(image.shape[0], image.shape[1], self.card.levels)]
+            views = self._model.input_views(shapes)
+            pyramid.pyramid_down(image, self.card.levels, float(scale), out=views)
+            del views  # LiteRT refuses to invoke while numpy views of its buffers are alive
+            return self._model.invoke()
         levels: List[np.ndarray] = pyramid.pyramid_down(image, self.card.levels, float(scale))
-        levels = [lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels]
-        return self._model(levels)
+        return self._model([lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels])
 
 
 def _pad_reflect(image: np.ndarray, dh: int, dw: int) -> np.ndarray:

@@ -51,25 +51,42 @@ class TFLiteModel:
     def quantized(self) -> bool:
         return self._inputs[0]["dtype"] == np.uint8
 
-    def __call__(self, levels: Sequence[np.ndarray]) -> np.ndarray:
-        """levels: float32 [h_k, w_k, C] arrays (level 0 first). Returns float32 [H, W, C]."""
-        shape = tuple(lvl.shape for lvl in levels)
-        if shape != self._shape:  # resizing re-initialises XNNPACK: only on a new frame size
-            for det, lvl in zip(self._inputs, levels):
-                self._interp.resize_tensor_input(det["index"], (1,) + lvl.shape, strict=False)
-            self._interp.allocate_tensors()
-            self._refresh()
-            self._output = self._interp.get_output_details()[0]
-            self._shape = shape
-        for det, lvl in zip(self._inputs, levels):
-            if det["dtype"] == np.uint8:
-                scale, zero = det["quantization"]
-                q = np.rint(lvl * np.float32(1.0 / scale)) + np.float32(zero)
-                lvl = np.clip(q, 0, 255).astype(np.uint8)
-            self._interp.set_tensor(det["index"], lvl[None])
+    def _ensure_shape(self, shapes: Sequence[Tuple[int, ...]]) -> None:
+        shapes = tuple(tuple(s) for s in shapes)
+        if shapes == self._shape:
+            return
+        # resizing re-initialises XNNPACK (45-400 ms): only on a new frame size
+        for det, shape in zip(self._inputs, shapes):
+            self._interp.resize_tensor_input(det["index"], (1,) + shape, strict=False)
+        self._interp.allocate_tensors()
+        self._refresh()
+        self._output = self._interp.get_output_details()[0]
+        self._shape = shapes
+
+    def input_views(self, shapes: Sequence[Tuple[int, ...]]) -> List[np.ndarray]:
+        """Writable numpy views [1, h, w, C] of the float32 input tensors, resized to `shapes`
+        ([h, w, C] per level) if needed. Fill them, drop every reference, then call invoke()."""
+        if self.quantized:
+            raise TypeError("input_views is for float models; int8 models take levels through __call__")
+        self._ensure_shape(shapes)
+        return [self._interp.tensor(det["index"])() for det in self._inputs]
+
+    def invoke(self) -> np.ndarray:
+        """Run on what the inputs hold; returns the output [H, W, C] float32 in [0, 1]."""
         self._interp.invoke()
         out = self._interp.get_tensor(self._output["index"])[0]
         if self._output["dtype"] == np.uint8:
             scale, zero = self._output["quantization"]
             out = (out.astype(np.float32) - np.float32(zero)) * np.float32(scale)
         return out
+
+    def __call__(self, levels: Sequence[np.ndarray]) -> np.ndarray:
+        """levels: float32 [h_k, w_k, C] arrays (level 0 first). Returns float32 [H, W, C]."""
+        self._ensure_shape([lvl.shape for lvl in levels])
+        for det, lvl in zip(self._inputs, levels):
+            if det["dtype"] == np.uint8:
+                scale, zero = det["quantization"]
+                q = np.rint(lvl * np.float32(1.0 / scale)) + np.float32(zero)
+                lvl = np.clip(q, 0, 255).astype(np.uint8)
+            self._interp.set_tensor(det["index"], lvl[None])
+        return self.invoke()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -79,18 +79,40 @@ def _pyramid_numpy(image: np.ndarray, levels: int, scale: float) -> List[np.ndar
     return [o[:, :, 0] if squeeze else o for o in out]
 
 
-def pyramid_down(image: np.ndarray, levels: int, scale: float = 1.0, backend: str = "") -> List[np.ndarray]:
+def level_shapes(height: int, width: int, levels: int) -> List[Tuple[int, int]]:
+    """(h_k, w_k) of each level: h_0 = height, h_k = (h_{k-1} + 1) // 2."""
+    out = [(height, width)]
+    for _ in range(1, levels):
+        out.append(((out[-1][0] + 1) // 2, (out[-1][1] + 1) // 2))
+    return out
+
+
+def pyramid_down(image: np.ndarray, levels: int, scale: float = 1.0, backend: str = "",
+                 out: Optional[List[np.ndarray]] = None) -> List[np.ndarray]:
     """List of `levels` float32 arrays: level 0 = image * scale, level k = cv2.pyrDown(level k-1),
-    size ((h+1)//2, (w+1)//2). Zero-copy for any strides with the C++ backend."""
+    size ((h+1)//2, (w+1)//2). Zero-copy for any strides with the C++ backend.
+
+    out: optional list of writable C-contiguous float32 arrays, one per level, each holding
+    exactly that level (leading 1-dims allowed, e.g. TFLite input tensors [1, h, w, C]);
+    the levels are written there without allocating, and `out` is returned."""
     _check(image, levels)
     use = backend or BACKEND
     if use == "cpp":
         if _ext is None:
             raise RuntimeError("C++ backend requested but not built; run `pip install .`")
-        return _ext.pyramid_down(image, int(levels), float(scale))
+        return _ext.pyramid_down(image, int(levels), float(scale), out)
     if use != "numpy":
         raise ValueError(f"backend must be 'cpp' or 'numpy', got {backend!r}")
-    return _pyramid_numpy(image, levels, scale)
+    result = _pyramid_numpy(image, levels, scale)
+    if out is None:
+        return result
+    if len(out) != levels:
+        raise ValueError(f"out needs one array per level ({levels}), got {len(out)}")
+    for k, (dst, lvl) in enumerate(zip(out, result)):
+        if dst.dtype != np.float32 or dst.size != lvl.size:
+            raise ValueError(f"out[{k}] must be float32 holding a {lvl.shape} level")
+        np.copyto(dst.reshape(lvl.shape), lvl)
+    return out
 
 
 def pyr_up(image: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:

@@ -1,0 +1,74 @@
+"""Shared by the benchmark scripts: machine/version header and appending to RESULTS.md."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from typing import List, Sequence
+
+import numpy as np
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+
+
+def versions() -> str:
+    import cv2
+    parts = [f"python {platform.python_version()}", f"numpy {np.__version__}", f"opencv {cv2.__version__}"]
+    try:
+        import ai_edge_litert
+        parts.append(f"ai-edge-litert {getattr(ai_edge_litert, '__version__', '?')}")
+    except ImportError:
+        pass
+    try:
+        from bfcnn.runtime import pyramid
+        parts.append(f"pyramid backend {pyramid.BACKEND}")
+    except ImportError:
+        pass
+    return ", ".join(parts)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def table(headers: Sequence[str], rows: List[Sequence]) -> str:
+    def fmt(v):
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def publish(title: str, body: str, notes: str = "") -> None:
+    """Print the section and append it to RESULTS.md with command, date, machine and versions."""
+    text = (f"\n## {title}\n\n"
+            f"- command: `python {' '.join(sys.argv)}`\n"
+            f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+            f"- machine: {machine()}\n- versions: {versions()}\n\n{body}\n")
+    if notes:
+        text += f"\n{notes}\n"
+    print(text)
+    with open(RESULTS, "a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def best_of(fn, repeats: int = 20, warmup: int = 3) -> float:
+    """Median seconds of fn() (the median resists the noise of a shared machine)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
