@@ -1,0 +1,73 @@
+"""Runtime speed: frames/s of every shipped model at 640x480 and 1280x720, colour and gray
+frames, 1 and 2 threads, whole frame vs tiles, float32 vs int8, the runtime's overhead around
+the interpreter, and OpenCV non-local means on the same frames in the same run.
+Usage: python benchmarks/speed.py [--models NAME ...] [--repeats N] [--no-write]"""
+import argparse
+import os
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.report import best_of, publish, table  # noqa: E402
+import bfcnn  # noqa: E402
+from bfcnn.runtime import Denoiser  # noqa: E402
+
+DATASETS = os.environ.get("BFCNN_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
+
+
+def frame(w: int, h: int, gray: bool) -> np.ndarray:
+    img = cv2.imread(os.path.join(DATASETS, "Kodak24", "kodim05.png"))
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(np.rint(img + rng.normal(0, 25, img.shape)), 0, 255).astype(np.uint8)
+    return cv2.cvtColor(noisy, cv2.COLOR_BGR2GRAY) if gray else noisy
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--models", nargs="*", default=None)
+    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--no-write", action="store_true")
+    args = p.parse_args()
+    models = args.models or bfcnn.list_models()
+    rows = []
+    for (w, h) in [(640, 480), (1280, 720)]:
+        for gray in (False, True):
+            img = frame(w, h, gray)
+            # NLM parameters as tuned in benchmarks/quality.py (gray h = sigma, colour 0.6 sigma)
+            nlm = (lambda: cv2.fastNlMeansDenoising(img, None, 25.0, 7, 21)) if gray else \
+                  (lambda: cv2.fastNlMeansDenoisingColored(img, None, 15.0, 15.0, 7, 21))
+            t_nlm = best_of(nlm, repeats=3, warmup=1)
+            for name in models:
+                card = bfcnn.zoo.resolve(name)
+                for q in sorted(card.quantization):
+                    for threads in (1, 2):
+                        for tile in (None, 256):
+                            den = Denoiser(name, num_threads=threads, tile=tile, quantization=q)
+                            t = best_of(lambda: den(img), repeats=args.repeats)
+                            if tile is None and not den._model.quantized:
+                                t_inv = best_of(den._model.invoke, repeats=args.repeats)
+                                overhead = f"{100 * (t - t_inv) / t:.1f}%"
+                            else:
+                                overhead = ""
+                            rows.append([f"{w}x{h}", "gray" if gray else "BGR", name, q, threads,
+                                         tile or "whole", round(1 / t, 1), round(t * 1e3, 1), overhead,
+                                         round(t_nlm / t, 1)])
+            rows.append([f"{w}x{h}", "gray" if gray else "BGR", "OpenCV NLM (7/21, tuned h)", "-", "cv2 default",
+                         "whole", round(1 / t_nlm, 2), round(t_nlm * 1e3, 1), "", 1.0])
+    body = table(["frame", "colour", "model", "file", "threads", "tiles", "frames/s", "ms/frame",
+                  "runtime overhead", "speed-up vs NLM"], rows)
+    notes = ("Frames: Kodak24 kodim05 resized, AWGN sigma 25 rounded to uint8. Median of "
+             f"{args.repeats} runs after warm-up. 'runtime overhead' = (frame time - interpreter "
+             "invoke time) / frame time, float whole-frame runs. The machine is shared and noisy: "
+             "compare ratios within this table, not absolute times across runs.")
+    if args.no_write:
+        print(body)
+    else:
+        publish("Runtime speed (Denoiser, end to end per frame)", body, notes)
+
+
+if __name__ == "__main__":
+    main()
