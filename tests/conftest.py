@@ -14,11 +14,10 @@ DATASETS = os.environ.get("BFCNN_DATASETS", os.path.join(REPO, "..", "shared", "
 def pytest_collection_modifyitems(config, items):
     """Trainer tests need TensorFlow: without it they skip with the install hint (the runtime-only
     venv test relies on this); everything else still runs."""
-    try:
-        import tensorflow  # noqa: F401
+    import importlib.util
+    if importlib.util.find_spec("tensorflow") is not None:   # find, don't import: 3 s saved
         return
-    except ImportError:
-        skip = pytest.mark.skip(reason="trainer tests need TensorFlow: pip install .[train]")
+    skip = pytest.mark.skip(reason="trainer tests need TensorFlow: pip install .[train]")
     for item in items:
         if "tests/trainer" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(skip)

@@ -1,21 +1,22 @@
-"""bfcnn-runtime: denoise images, folders, videos or a camera with a shipped or exported model.
+"""bfcnn-runtime: denoise images, folders, videos, a camera or a Pi camera with a shipped or
+exported model.
 
 With no source it denoises the sample clip bundled in the package and says where the
-output went. Output never overwrites an input; Ctrl-C finishes the current video file.
+output went. Files: every frame in order, with a progress bar. Cameras: always the newest
+frame (late frames are dropped and counted, so latency stays bounded). Output never
+overwrites an input; Ctrl-C finishes the current video file so it plays.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
-from typing import List, Optional
+from typing import Iterator, List, Optional, Tuple
 
-import cv2
 import numpy as np
 
-from bfcnn.runtime.sources import (SourceError, expand_inputs, is_video, read_image, video_frames,
-                                   CameraSource)
+from bfcnn.runtime.pipeline import StreamStats, named, run_stream
+from bfcnn.runtime.sources import SourceError, expand_inputs, is_video, read_image, video_frames
 from bfcnn.zoo import ModelError
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples")
@@ -28,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--input", help="image, video, folder or glob (default: the bundled sample clip)")
     src.add_argument("--camera", type=int, help="OpenCV camera index (e.g. 0)")
-    p.add_argument("--output", help="output file (one input) or folder (default: ./bfcnn_output)")
+    src.add_argument("--picamera2", action="store_true", help="Raspberry Pi camera through Picamera2")
+    src.add_argument("--synthetic", action="store_true",
+                     help="a generated noisy live source (try the pipeline without a camera)")
+    p.add_argument("--picamera2-stream", choices=("main", "lores"), default="main",
+                   help="Picamera2 stream: main (BGR) or lores (YUV420; luma only for gray models)")
+    p.add_argument("--output", help="output file (one input / live source) or folder (default: ./bfcnn_output)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or exported model path")
     p.add_argument("--quantization", default=None, help="model file: none (float32), int8, ...")
     p.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: all cores)")
@@ -37,7 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=640, help="camera width")
     p.add_argument("--height", type=int, default=480, help="camera height")
     p.add_argument("--fps", type=float, default=30, help="camera fps")
-    p.add_argument("--no-display", action="store_true", help="headless: never open a window")
+    view = p.add_mutually_exclusive_group()
+    view.add_argument("--display", action="store_true",
+                      help="show a window: noisy | denoised, fps and latency (keys: q quit, s split, o overlay)")
+    view.add_argument("--no-display", action="store_true", help="headless (the default): never open a window")
+    p.add_argument("--split", action="store_true", help="split view instead of side by side")
+    p.add_argument("--serve", metavar="[HOST:]PORT",
+                   help="serve the view as MJPEG at http://HOST:PORT/ (HOST defaults to 127.0.0.1)")
+    p.add_argument("--stats", metavar="FILE", help="write the run's statistics as JSON")
     return p
 
 
@@ -53,86 +66,112 @@ def _out_path(inp: str, output: Optional[str], single: bool, inputs: List[str]) 
     return path
 
 
-def _denoise_video(den, inp: str, out: str, max_frames: Optional[int]) -> int:
-    from tqdm import tqdm
-    info, frames = video_frames(inp)
-    tmp = out + ".part" + os.path.splitext(out)[1]
-    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (info.width, info.height))
-    if not writer.isOpened():
-        raise SourceError(f"cannot write video {out}; use a .mp4 or .avi name")
-    n = 0
-    total = min(info.frames, max_frames) if max_frames else info.frames
+def _view_sinks(args) -> list:
+    sinks = []
+    if args.display:
+        from bfcnn.runtime.sinks import DisplaySink
+        sinks.append(DisplaySink(split=args.split))
+    if args.serve:
+        from bfcnn.runtime.mjpeg import MjpegSink
+        server = MjpegSink(args.serve, split=args.split)
+        print(f"serving the view at {server.url}", file=sys.stderr)
+        sinks.append(server)
+    return sinks
+
+
+def _images(paths: List[str]) -> Iterator[Tuple[str, np.ndarray]]:
+    for path in paths:
+        img = read_image(path)
+        if img is None:
+            print(f"skipping {path}: not a readable 8/16-bit image", file=sys.stderr)
+            continue
+        yield path, img
+
+
+def _live_source(args):
+    from bfcnn.runtime import cameras
+    if args.camera is not None:
+        return cameras.CameraSource(args.camera, args.width, args.height, args.fps)
+    if args.picamera2:
+        return cameras.Picamera2Source(args.width, args.height, args.fps, args.picamera2_stream,
+                                       gray=args.gray_model)
+    return cameras.SyntheticCamera(args.width, args.height, args.fps, count=None)
+
+
+def _finish(stats: StreamStats, args, what: str) -> int:
+    print(f"{what}: {stats.summary()}", file=sys.stderr)
+    if args.stats:
+        stats.to_json(args.stats)
+    if stats.interrupted:
+        print("interrupted: outputs written so far are complete and playable", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _run_live(den, args) -> int:
+    from bfcnn.runtime.sinks import VideoSink
+    args.gray_model = den.card.channels == 1
+    source = _live_source(args)
+    sinks = _view_sinks(args)
+    if args.output:
+        sinks.append(VideoSink(args.output, args.fps))
+    if not sinks:
+        print("note: no --output, --display or --serve: frames are denoised and counted only", file=sys.stderr)
     try:
-        for frame in tqdm(frames, total=total or None, unit="frame", desc=os.path.basename(inp), file=sys.stderr):
-            if max_frames is not None and n >= max_frames:
-                break
-            writer.write(den(frame))
-            n += 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: {out} keeps the {n} frames written so far", file=sys.stderr)
-        raise
+        stats = run_stream(named(source.frames(), "live"), den, sinks, live=True, max_frames=args.max_frames)
     finally:
-        writer.release()
-        os.replace(tmp, out)  # finished (or interrupted) file is playable either way
-    return n
+        source.close()
+    if args.output:
+        print(f"wrote {args.output}")
+    return _finish(stats, args, "live")
 
 
 def run(args: argparse.Namespace) -> int:
     from bfcnn.runtime.denoiser import Denoiser
+    from bfcnn.runtime.sinks import ImageSink, VideoSink
     den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization)
-    if args.camera is not None:
-        return _run_camera(den, args)
+    if args.camera is not None or args.picamera2 or args.synthetic:
+        return _run_live(den, args)
     inputs = expand_inputs(args.input) if args.input else [os.path.join(SAMPLES, "sample_clip.mp4")]
     single = len(inputs) == 1
-    frames = 0
-    started = time.perf_counter()
-    for inp in inputs:
+    videos = [p for p in inputs if is_video(p)]
+    images = [p for p in inputs if not is_video(p)]
+    total = StreamStats()
+    remaining = args.max_frames
+    for inp in videos:
         out = _out_path(inp, args.output, single, inputs)
-        if is_video(inp):
-            frames += _denoise_video(den, inp, out, args.max_frames)
-        else:
-            img = read_image(inp)
-            if img is None:
-                print(f"skipping {inp}: not a readable 8/16-bit image", file=sys.stderr)
-                continue
-            if not cv2.imwrite(out, den(img)):
-                raise SourceError(f"cannot write {out}")
-            frames += 1
+        info, frames = video_frames(inp)
+        count = min(info.frames, remaining) if remaining is not None else info.frames
+        stats = run_stream(named(frames, inp), den, [VideoSink(out, info.fps)] + _view_sinks(args),
+                           live=False, max_frames=remaining, progress_total=count,
+                           progress_label=os.path.basename(inp))
         print(f"wrote {out}")
-        if args.max_frames is not None and frames >= args.max_frames:
+        total = _add(total, stats)
+        remaining = None if remaining is None else remaining - stats.processed
+        if stats.interrupted or (remaining is not None and remaining <= 0):
             break
-    seconds = time.perf_counter() - started
-    print(f"{frames} frames in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} frames/s) "
-          f"with {den.card.name} ({den.quantization}, {den.num_threads} threads)")
-    return 0
+    if images and not total.interrupted and (remaining is None or remaining > 0):
+        sink = ImageSink(lambda name: _out_path(name, args.output, single, inputs))
+        stats = run_stream(_images(images), den, [sink] + _view_sinks(args), live=False,
+                           max_frames=remaining, progress_total=len(images) if len(images) > 1 else None,
+                           progress_label="images")
+        total = _add(total, stats)
+    return _finish(total, args, f"{den.card.name} ({den.quantization}, {den.num_threads} threads)")
 
 
-def _run_camera(den, args) -> int:
-    cam = CameraSource(args.camera, args.width, args.height, args.fps)
-    writer, n, started = None, 0, time.perf_counter()
-    try:
-        for frame in cam.frames():
-            out = den(frame)
-            if args.output:
-                if writer is None:
-                    writer = cv2.VideoWriter(args.output, cv2.VideoWriter_fourcc(*"mp4v"), args.fps,
-                                             (out.shape[1], out.shape[0]))
-                writer.write(out)
-            if not args.no_display:
-                cv2.imshow("bfcnn: noisy | denoised", np.hstack([frame, out]))
-                if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                    break
-            n += 1
-            if args.max_frames is not None and n >= args.max_frames:
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        cam.close()
-        if writer is not None:
-            writer.release()
-    print(f"{n} frames, {n / max(time.perf_counter() - started, 1e-9):.1f} frames/s")
-    return 0
+def _add(a: StreamStats, b: StreamStats) -> StreamStats:
+    """Totals over several files; latency percentiles from all frames."""
+    out = StreamStats(captured=a.captured + b.captured, processed=a.processed + b.processed,
+                      dropped=a.dropped + b.dropped, seconds=a.seconds + b.seconds,
+                      interrupted=a.interrupted or b.interrupted,
+                      latencies_ms=a.latencies_ms + b.latencies_ms)
+    out.capture_fps = out.captured / max(out.seconds, 1e-9)
+    out.processed_fps = out.processed / max(out.seconds, 1e-9)
+    if out.latencies_ms:
+        out.latency_ms_p50, out.latency_ms_p95 = (float(v) for v in np.percentile(out.latencies_ms, [50, 95]))
+        out.latency_ms_max = float(max(out.latencies_ms))
+    out.denoise_ms_p50 = b.denoise_ms_p50 or a.denoise_ms_p50
+    return out
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,13 +1,11 @@
-"""Frame sources and sinks: image files / folders / globs, video files, OpenCV cameras.
+"""File sources: image files / folders / globs and video files (cameras: cameras.py).
 
-Every source yields (name, frame) with frame a uint8 HxWx3 BGR (or HxW gray) array.
+Frames are uint8 HxWx3 BGR (or HxW gray) arrays.
 """
 from __future__ import annotations
 
 import glob
 import os
-import sys
-import time
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
@@ -81,51 +79,3 @@ def read_image(path: str) -> Optional[np.ndarray]:
     if img.ndim == 3 and img.shape[2] == 4:
         img = img[:, :, :3]
     return img
-
-
-class CameraSource:
-    """OpenCV camera (V4L2 on Linux) with MJPG, requested size/fps, a 1-frame buffer, and
-    reopening with backoff when reads fail; gives up after `retries` failed reopen attempts."""
-
-    def __init__(self, index: int, width: int = 0, height: int = 0, fps: float = 0, retries: int = 5):
-        self.index, self.width, self.height, self.fps, self.retries = index, width, height, fps, retries
-        self._cap = self._open()
-
-    def _open(self):
-        backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
-        cap = cv2.VideoCapture(self.index, backend)
-        if not cap.isOpened():
-            raise SourceError(f"cannot open camera {self.index} (/dev/video{self.index}): check it is "
-                              f"connected, not used by another program, and that you may read it "
-                              f"(add yourself to the 'video' group); list cameras with v4l2-ctl --list-devices")
-        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
-        if self.width:
-            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
-        if self.height:
-            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
-        if self.fps:
-            cap.set(cv2.CAP_PROP_FPS, self.fps)
-        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
-        return cap
-
-    def frames(self) -> Iterator[np.ndarray]:
-        failures = 0
-        while True:
-            ok, frame = self._cap.read()
-            if ok:
-                failures = 0
-                yield frame
-                continue
-            failures += 1
-            if failures > self.retries:
-                print(f"camera {self.index} stopped delivering frames; ending the run", file=sys.stderr)
-                return
-            time.sleep(min(2.0, 0.1 * 2 ** failures))
-            self._cap.release()
-            try:
-                self._cap = self._open()
-            except SourceError:
-                continue
-
-    def close(self) -> None:
-        self._cap.release()

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from typing import Dict, List, Sequence
 
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from bfcnn.runtime.files import atomic_write_bytes
 from bfcnn.config import COLOR_MODES, PipelineConfig, resolve_path, to_dict
 from bfcnn.trainer.data.dataset import list_images, read_image
 from bfcnn.trainer.train_loop import build_checkpoint
@@ -39,22 +39,6 @@ def numpy_pyramid(img: np.ndarray, levels: int) -> List[np.ndarray]:
     for _ in range(1, levels):
         out.append(cv2.pyrDown(out[-1]).reshape((out[-1].shape[0] + 1) // 2, (out[-1].shape[1] + 1) // 2, -1))
     return [lvl[None].astype(np.float32) for lvl in out]
-
-
-def atomic_write(path: str, data: bytes) -> None:
-    """Write via a temp file in the same folder and rename: readers see the old file or the new."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp_")
-    os.fchmod(fd, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _calibration_images(cfg: PipelineConfig, count: int = 16, size: int = 128) -> List[np.ndarray]:
@@ -192,7 +176,7 @@ def export(cfg: PipelineConfig, checkpoint_dir: str, output_dir: str, name: str,
             report[q] = {"psnr_vs_float": _psnr(out[0], keras_out[0]),
                          "psnr_vs_clean": _psnr(out[0], clean),
                          "max_abs_diff_vs_keras": float(np.max(np.abs(out - keras_out)))}
-            atomic_write(os.path.join(output_dir, FILE_NAMES[q]), flat)
+            atomic_write_bytes(os.path.join(output_dir, FILE_NAMES[q]), flat)
             files[q] = {"file": FILE_NAMES[q], "sha256": sha256(flat), "bytes": len(flat)}
     noise = cfg.dataset.additional_noise
     card = {
@@ -210,8 +194,8 @@ def export(cfg: PipelineConfig, checkpoint_dir: str, output_dir: str, name: str,
         "quantization": files, "export_check": {"sigma": sigma, **report},
         "export_seconds": timings,
     }
-    atomic_write(os.path.join(output_dir, "card.json"), json.dumps(card, indent=2).encode())
-    atomic_write(os.path.join(output_dir, "pipeline.json"), json.dumps(to_dict(cfg), indent=2).encode())
+    atomic_write_bytes(os.path.join(output_dir, "card.json"), json.dumps(card, indent=2).encode())
+    atomic_write_bytes(os.path.join(output_dir, "pipeline.json"), json.dumps(to_dict(cfg), indent=2).encode())
     return card
 
 

@@ -1,0 +1,154 @@
+"""Live sources: OpenCV cameras, Picamera2 (Raspberry Pi), and a synthetic camera for tests.
+
+Each has `fps` (what it was asked for), `frames()` yielding uint8 frames (HxWx3 BGR or
+HxW gray) until it ends, and `close()`.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Iterator, Optional
+
+import cv2
+import numpy as np
+
+from bfcnn.runtime.sources import SourceError
+
+
+class CameraSource:
+    """OpenCV camera (V4L2 on Linux) with MJPG, requested size/fps, a 1-frame buffer, and
+    reopening with exponential backoff when reads fail; gives up after `retries` failed reads
+    in a row and ends the stream cleanly."""
+
+    def __init__(self, index: int, width: int = 0, height: int = 0, fps: float = 0, retries: int = 5,
+                 backoff: float = 0.05, capture_factory=cv2.VideoCapture) -> None:
+        self.index, self.width, self.height, self.fps, self.retries = index, width, height, fps or 30.0, retries
+        self.backoff = backoff
+        self._factory = capture_factory
+        self.reopened = 0
+        self._cap = self._open()
+
+    def _open(self):
+        backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
+        cap = self._factory(self.index, backend)
+        if not cap.isOpened():
+            raise SourceError(f"cannot open camera {self.index} (/dev/video{self.index}): check it is "
+                              f"connected, not used by another program, and that you may read it "
+                              f"(add yourself to the 'video' group); list cameras with v4l2-ctl --list-devices")
+        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        if self.width:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
+        if self.height:
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+        cap.set(cv2.CAP_PROP_FPS, self.fps)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        return cap
+
+    def frames(self) -> Iterator[np.ndarray]:
+        failures = 0
+        while True:
+            ok, frame = self._cap.read()
+            if ok:
+                failures = 0
+                yield frame
+                continue
+            failures += 1
+            if failures > self.retries:
+                print(f"camera {self.index} stopped delivering frames; ending the run", file=sys.stderr)
+                return
+            delay = min(2.0, self.backoff * 2 ** failures)
+            print(f"camera {self.index}: read failed, reopening in {delay:.2f} s "
+                  f"({failures}/{self.retries})", file=sys.stderr)
+            time.sleep(delay)
+            self._cap.release()
+            try:
+                self._cap = self._open()
+                self.reopened += 1
+            except SourceError:
+                continue
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+PICAMERA2_HINT = ("--picamera2 needs the picamera2 package, which comes with Raspberry Pi OS: "
+                  "sudo apt install python3-picamera2, and create your venv with --system-site-packages")
+
+
+class Picamera2Source:
+    """Raspberry Pi camera through Picamera2 (libcamera).
+
+    stream="main": BGR frames (Picamera2's "RGB888" is B, G, R in memory, what OpenCV uses).
+    stream="lores": a YUV420 low-resolution stream; with gray=True only its luma plane is
+    used (no colour conversion at all: the cheapest path for a gray model), else it is
+    converted with cv2.COLOR_YUV2BGR_I420. gray=True on "main" asks for YUV420 too.
+    """
+
+    def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, stream: str = "main",
+                 gray: bool = False, camera_num: int = 0) -> None:
+        if stream not in ("main", "lores"):
+            raise ValueError(f"picamera2 stream {stream!r}: valid streams are 'main' and 'lores'")
+        try:
+            from picamera2 import Picamera2
+        except ImportError:
+            raise SourceError(PICAMERA2_HINT) from None
+        self.width, self.height, self.fps, self.stream, self.gray = width, height, fps, stream, gray
+        self.cam = Picamera2(camera_num)
+        frame_us = int(round(1e6 / fps))
+        controls = {"FrameDurationLimits": (frame_us, frame_us)}
+        size = (width, height)
+        if stream == "lores":
+            config = self.cam.create_video_configuration(
+                lores={"size": size, "format": "YUV420"}, controls=controls)
+        else:
+            fmt = "YUV420" if gray else "RGB888"
+            config = self.cam.create_video_configuration(main={"size": size, "format": fmt}, controls=controls)
+        self.yuv = stream == "lores" or gray
+        self.cam.configure(config)
+        self.cam.start()
+
+    def frames(self) -> Iterator[np.ndarray]:
+        h, w = self.height, self.width
+        while True:
+            arr = self.cam.capture_array(self.stream)
+            if not self.yuv:
+                yield arr[:, :w, :3]
+            elif self.gray:
+                yield arr[:h, :w]           # Y plane: the first `height` rows
+            else:
+                yield cv2.cvtColor(np.ascontiguousarray(arr[: h * 3 // 2, :w]), cv2.COLOR_YUV2BGR_I420)
+
+    def close(self) -> None:
+        self.cam.stop()
+        self.cam.close()
+
+
+class SyntheticCamera:
+    """A live source that produces frames at a fixed rate in real time: a moving pattern plus
+    Gaussian noise (sigma on the 0-255 scale), uint8 HxWx3 BGR (or HxW with channels=1).
+    For tests, soak runs and benchmarks; `count=None` runs until closed."""
+
+    def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, count: Optional[int] = 100,
+                 sigma: float = 20.0, channels: int = 3, seed: int = 0) -> None:
+        self.width, self.height, self.fps, self.count = width, height, fps, count
+        self.sigma, self.channels = sigma, channels
+        self._rng = np.random.default_rng(seed)
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        self._base = 128 + 60 * np.sin(xx / 23.0) * np.cos(yy / 17.0)
+        self._closed = False
+
+    def frames(self) -> Iterator[np.ndarray]:
+        start, i = time.perf_counter(), 0
+        while not self._closed and (self.count is None or i < self.count):
+            delay = start + i / self.fps - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            img = np.roll(self._base, 3 * i, axis=1)
+            if self.channels == 3:
+                img = np.stack([img, np.roll(img, 40, axis=0), 255 - img], axis=-1)
+            noisy = img + self._rng.normal(0, self.sigma, img.shape).astype(np.float32)
+            yield np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+            i += 1
+
+    def close(self) -> None:
+        self._closed = True

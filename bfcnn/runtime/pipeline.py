@@ -1,0 +1,229 @@
+"""Capture -> denoise -> output in three threads with bounded queues, and the run's statistics.
+
+Live sources (cameras) hand frames to the denoiser through a one-slot mailbox that keeps
+only the newest frame: when the denoiser is slower than the camera, older frames are
+dropped and counted, so latency stays bounded instead of growing with a backlog. File
+sources go through a small blocking queue: every frame is processed, in order.
+
+Outputs (video / image files, window, MJPEG server) run in the calling thread, which is
+also where Ctrl-C arrives: it stops capture, and the sinks are closed so files play.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+_END = object()
+
+
+@dataclass
+class Frame:
+    """One frame in flight. `image` is what the source gave (uint8 HxW or HxWx3 BGR);
+    `output` the denoised frame, same shape and dtype; times from time.perf_counter()."""
+    index: int
+    name: str
+    image: np.ndarray
+    captured: float
+    output: Optional[np.ndarray] = None
+    denoised: float = 0.0
+
+
+class LatestSlot:
+    """A one-item mailbox that keeps the newest item; replacing an unread one counts a drop."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._item = None
+        self._closed = False
+        self.dropped = 0
+
+    def put(self, item) -> None:
+        with self._cv:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._cv.notify()
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+    def get(self, timeout: float = 0.1):
+        """The newest item, None on timeout, or _END once closed and empty."""
+        with self._cv:
+            if self._item is None and not self._closed:
+                self._cv.wait(timeout)
+            if self._item is not None:
+                item, self._item = self._item, None
+                return item
+            return _END if self._closed else None
+
+
+class BoundedQueue:
+    """Blocking FIFO of at most `size` items (file sources: nothing dropped)."""
+
+    def __init__(self, size: int, stop: threading.Event) -> None:
+        self._q: queue.Queue = queue.Queue(maxsize=size)
+        self._stop = stop
+        self.dropped = 0
+
+    def put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        self.put(_END)
+
+    def get(self, timeout: float = 0.1):
+        try:
+            return self._q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
+@dataclass
+class StreamStats:
+    """What a run did. fps are frames per wall-clock second; latencies capture -> output, ms."""
+    captured: int = 0
+    processed: int = 0
+    dropped: int = 0
+    seconds: float = 0.0
+    capture_fps: float = 0.0
+    processed_fps: float = 0.0
+    latency_ms_p50: float = 0.0
+    latency_ms_p95: float = 0.0
+    latency_ms_max: float = 0.0
+    denoise_ms_p50: float = 0.0
+    interrupted: bool = False
+    latencies_ms: List[float] = field(default_factory=list, repr=False)
+
+    def summary(self) -> str:
+        return (f"captured {self.captured} frames ({self.capture_fps:.1f} fps), processed "
+                f"{self.processed} ({self.processed_fps:.1f} fps), dropped {self.dropped}, latency "
+                f"p50 {self.latency_ms_p50:.0f} ms p95 {self.latency_ms_p95:.0f} ms")
+
+    def to_json(self, path: str) -> None:
+        from bfcnn.runtime.files import atomic_write_bytes
+        data = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
+        atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+class StopRun(Exception):
+    """Raised by a sink (a window's 'q' key) to end the run cleanly."""
+
+
+def _capture(frames: Iterable[Tuple[str, np.ndarray]], inbox, stop: threading.Event,
+             max_frames: Optional[int], counter: List[int], errors: list) -> None:
+    try:
+        for index, (name, image) in enumerate(frames):
+            if stop.is_set() or (max_frames is not None and index >= max_frames):
+                break
+            counter[0] = index + 1
+            inbox.put(Frame(index, name, image, time.perf_counter()))
+    except Exception as exc:  # reported by the main thread; the run ends cleanly
+        errors.append(exc)
+    finally:
+        inbox.close()
+
+
+def _denoise(fn: Callable[[np.ndarray], np.ndarray], inbox, outbox: BoundedQueue,
+             stop: threading.Event, errors: list) -> None:
+    try:
+        while not stop.is_set():
+            item = inbox.get()
+            if item is None:
+                continue
+            if item is _END:
+                break
+            item.output = fn(item.image)
+            item.denoised = time.perf_counter()
+            outbox.put(item)
+    except Exception as exc:
+        errors.append(exc)
+    finally:
+        outbox.close()
+
+
+def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.ndarray], np.ndarray],
+               sinks: Sequence, live: bool, max_frames: Optional[int] = None,
+               progress_total: Optional[int] = None, progress_label: str = "frames") -> StreamStats:
+    """Run the three-stage pipeline until the source ends, max_frames, a sink's StopRun, or Ctrl-C.
+
+    frames: iterable of (name, uint8 image). sinks: objects with write(Frame) and close().
+    live: newest-frame policy with counted drops (cameras); else every frame in order.
+    Returns StreamStats; Ctrl-C ends the run like the source ending, with stats.interrupted set.
+    """
+    stop = threading.Event()
+    inbox = LatestSlot() if live else BoundedQueue(4, stop)
+    outbox = BoundedQueue(4, stop)
+    counter, errors, stats = [0], [], StreamStats()
+    denoise_ms: List[float] = []
+    started = time.perf_counter()
+    threads = [threading.Thread(target=_capture, args=(frames, inbox, stop, max_frames, counter, errors),
+                                name="bfcnn-capture", daemon=True),
+               threading.Thread(target=_denoise, args=(denoise, inbox, outbox, stop, errors),
+                                name="bfcnn-denoise", daemon=True)]
+    for t in threads:
+        t.start()
+    bar = None
+    if progress_total is not None:
+        from tqdm import tqdm
+        bar = tqdm(total=progress_total or None, unit="frame", desc=progress_label, file=sys.stderr)
+    try:
+        while True:
+            item = outbox.get()
+            if item is None:
+                continue
+            if item is _END:
+                break
+            for sink in sinks:
+                sink.write(item)
+            now = time.perf_counter()
+            stats.latencies_ms.append(1000.0 * (now - item.captured))
+            denoise_ms.append(1000.0 * (item.denoised - item.captured))
+            stats.processed += 1
+            if bar is not None:
+                bar.update(1)
+    except StopRun:
+        pass
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5.0)
+        if bar is not None:
+            bar.close()
+        for sink in sinks:
+            sink.close()
+    stats.seconds = time.perf_counter() - started
+    stats.captured = counter[0]
+    stats.dropped = inbox.dropped
+    stats.capture_fps = stats.captured / max(stats.seconds, 1e-9)
+    stats.processed_fps = stats.processed / max(stats.seconds, 1e-9)
+    if stats.latencies_ms:
+        lat = np.asarray(stats.latencies_ms)
+        stats.latency_ms_p50, stats.latency_ms_p95 = (float(v) for v in np.percentile(lat, [50, 95]))
+        stats.latency_ms_max = float(lat.max())
+        stats.denoise_ms_p50 = float(np.median(denoise_ms))
+    if errors:
+        raise errors[0]
+    return stats
+
+
+def named(frames: Iterator[np.ndarray], name: str) -> Iterator[Tuple[str, np.ndarray]]:
+    """(name, frame) pairs for a source that yields bare frames."""
+    for frame in frames:
+        yield name, frame

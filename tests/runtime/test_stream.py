@@ -1,0 +1,223 @@
+"""The pipelined loop: live sources drop (and count) late frames with bounded latency, files
+keep every frame in order, Ctrl-C leaves a playable file, MJPEG serves real frames, and the
+camera adapters (OpenCV, Picamera2 fake) behave."""
+import http.client
+import json
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from bfcnn.runtime import cameras, cli
+from bfcnn.runtime.files import VideoFile
+from bfcnn.runtime.mjpeg import MjpegSink, parse_address
+from bfcnn.runtime.pipeline import Frame, StopRun, named, run_stream
+from bfcnn.runtime.sinks import VideoSink
+from bfcnn.runtime.sources import SourceError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Collect:
+    def __init__(self, stop_after=None, exc=StopRun):
+        self.frames, self.stop_after, self.exc, self.closed = [], stop_after, exc, False
+
+    def write(self, frame: Frame):
+        self.frames.append(frame)
+        if self.stop_after is not None and len(self.frames) >= self.stop_after:
+            raise self.exc()
+
+    def close(self):
+        self.closed = True
+
+
+def slow_identity(delay):
+    def fn(img):
+        time.sleep(delay)
+        return img
+    return fn
+
+
+def test_live_source_drops_late_frames_and_keeps_latency_bounded():
+    cam = cameras.SyntheticCamera(64, 48, fps=100, count=150)   # 10 ms per frame
+    sink = Collect()
+    stats = run_stream(named(cam.frames(), "live"), slow_identity(0.03), [sink], live=True)
+    assert stats.captured == 150
+    assert stats.dropped > 40                                 # denoiser at ~33 fps vs 100 fps camera
+    assert stats.processed + stats.dropped <= stats.captured
+    assert stats.processed >= 30
+    # newest-frame policy: latency is about one denoise time, not a growing backlog
+    assert stats.latency_ms_p95 < 100
+    lat = np.array(stats.latencies_ms)
+    assert lat[-10:].mean() < lat[:10].mean() + 30            # no drift
+    idx = [f.index for f in sink.frames]
+    assert idx == sorted(idx) and sink.closed
+
+
+def test_file_source_processes_every_frame_in_order():
+    frames = [(f"f{i}", np.full((8, 8), i, np.uint8)) for i in range(40)]
+    sink = Collect()
+    stats = run_stream(iter(frames), slow_identity(0.001), [sink], live=False)
+    assert [f.index for f in sink.frames] == list(range(40))
+    assert [int(f.output[0, 0]) for f in sink.frames] == list(range(40))
+    assert stats.dropped == 0 and stats.processed == stats.captured == 40
+
+
+def test_errors_in_the_denoiser_reach_the_caller_and_sinks_close():
+    def boom(img):
+        raise ValueError("bad frame")
+    sink = Collect()
+    with pytest.raises(ValueError, match="bad frame"):
+        run_stream(iter([("a", np.zeros((4, 4), np.uint8))]), boom, [sink], live=False)
+    assert sink.closed
+
+
+def _count(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n
+
+
+def test_ctrl_c_leaves_a_playable_video(tmp_path):
+    out = tmp_path / "out.mp4"
+    frames = [(str(i), np.full((48, 64, 3), 4 * i, np.uint8)) for i in range(50)]
+    video = VideoSink(str(out), 25)
+    stats = run_stream(iter(frames), lambda x: x, [video, Collect(stop_after=12, exc=KeyboardInterrupt)],
+                       live=False)
+    assert stats.interrupted
+    assert out.exists() and not (tmp_path / "out.part.mp4").exists()
+    assert 11 <= _count(out) <= 12                      # the frame being written when Ctrl-C came may be lost
+
+
+def test_mjpeg_server_streams_real_frames():
+    assert parse_address("8080") == ("127.0.0.1", 8080)
+    assert parse_address("0.0.0.0:81") == ("0.0.0.0", 81)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_address("localhost:http")
+    server = MjpegSink("0")
+    try:
+        assert server.server.server_address[0] == "127.0.0.1"   # loopback unless told otherwise
+        host, port = server.server.server_address
+        img = np.zeros((48, 64, 3), np.uint8)
+        img[:, 32:] = 255
+        server.write(Frame(0, "x", img, time.perf_counter(), output=img))
+        conn = http.client.HTTPConnection(host, port, timeout=5)
+        conn.request("GET", "/stream.mjpg")
+        resp = conn.getresponse()
+        assert resp.status == 200 and "multipart/x-mixed-replace" in resp.getheader("Content-Type")
+        jpegs = []
+        for i in range(2):
+            assert resp.readline().strip() == b"--frame"
+            headers = {}
+            while True:
+                line = resp.readline().strip()
+                if not line:
+                    break
+                k, v = line.decode().split(":", 1)
+                headers[k.lower()] = v.strip()
+            jpegs.append(resp.read(int(headers["content-length"])))
+            resp.readline()
+            if i == 0:
+                server.write(Frame(1, "x", img, time.perf_counter(), output=255 - img))
+        decoded = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
+        assert decoded[0].shape == (48, 128, 3)                   # noisy | denoised side by side
+        assert decoded[0][30, 100].mean() > 200 and decoded[1][30, 100].mean() < 50
+        conn.close()
+    finally:
+        server.close()
+
+
+class FakeCapture:
+    """cv2.VideoCapture stand-in: opens or not, then delivers `good` frames and fails."""
+    opened = []
+
+    def __init__(self, good, can_open=True):
+        self.good, self.can_open, self.reads = good, can_open, 0
+
+    def __call__(self, index, backend):
+        FakeCapture.opened.append(index)
+        return self if self.can_open else FakeCapture(0, False)
+
+    def isOpened(self):
+        return self.can_open
+
+    def set(self, *a):
+        return True
+
+    def read(self):
+        self.reads += 1
+        if self.reads <= self.good:
+            return True, np.zeros((4, 4, 3), np.uint8)
+        return False, None
+
+    def release(self):
+        pass
+
+
+def test_camera_that_cannot_open_names_device_and_fix():
+    with pytest.raises(SourceError, match=r"camera 3 \(/dev/video3\).*video' group"):
+        cameras.CameraSource(3, capture_factory=FakeCapture(0, can_open=False))
+
+
+def test_camera_that_disappears_is_retried_then_ends_cleanly(capsys):
+    FakeCapture.opened = []
+    cam = cameras.CameraSource(0, retries=3, backoff=0.001, capture_factory=FakeCapture(5))
+    frames = list(cam.frames())
+    assert len(frames) == 5
+    assert len(FakeCapture.opened) == 1 + 3                      # first open + one reopen per retry
+    assert "stopped delivering frames" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch):
+    sys.path.insert(0, os.path.join(HERE, "..", "fakes"))
+    import picamera2
+    monkeypatch.setitem(sys.modules, "picamera2", picamera2)
+    yield picamera2
+    sys.path.pop(0)
+
+
+def test_picamera2_main_stream_gives_bgr(fake_picamera2):
+    src = cameras.Picamera2Source(64, 48, 30)
+    cfg = src.cam.config
+    assert cfg["main"] == {"size": (64, 48), "format": "RGB888"}
+    assert cfg["controls"]["FrameDurationLimits"] == (33333, 33333)
+    frame = next(src.frames())
+    assert frame.shape == (48, 64, 3) and tuple(frame[0, 0]) == (200, 100, 50)
+    src.close()
+    assert ("close", 0) in fake_picamera2.calls
+
+
+def test_picamera2_lores_luma_path_for_gray_models(fake_picamera2):
+    src = cameras.Picamera2Source(64, 48, 15, stream="lores", gray=True)
+    assert src.cam.config["lores"]["format"] == "YUV420"
+    frame = next(src.frames())
+    assert frame.shape == (48, 64) and frame[0, 7] == 97        # the Y plane, untouched
+    colour = cameras.Picamera2Source(64, 48, 15, stream="lores")
+    bgr = next(colour.frames())
+    assert bgr.shape == (48, 64, 3)
+    assert abs(int(bgr[0, 7, 1]) - 97) <= 3                      # U = V = 128: grey, value = luma
+
+
+def test_picamera2_missing_names_the_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    with pytest.raises(SourceError, match="apt install python3-picamera2"):
+        cameras.Picamera2Source()
+
+
+def test_cli_live_synthetic_reports_stats(tmp_path):
+    stats_file = tmp_path / "stats.json"
+    out = tmp_path / "live.mp4"
+    code = cli.main(["--synthetic", "--width", "160", "--height", "120", "--fps", "60", "--max-frames", "40",
+                     "--output", str(out), "--stats", str(stats_file), "--threads", "2"])
+    assert code == 0
+    stats = json.loads(stats_file.read_text())
+    assert stats["captured"] == 40
+    assert stats["processed"] + stats["dropped"] <= 40 and stats["processed"] > 5
+    assert 0 < stats["latency_ms_p50"] <= stats["latency_ms_p95"]
+    assert _count(out) == stats["processed"]
