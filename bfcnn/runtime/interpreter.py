@@ -80,6 +80,24 @@ class TFLiteModel:
             out = (out.astype(np.float32) - np.float32(zero)) * np.float32(scale)
         return out
 
+    def run_batch(self, levels: Sequence[np.ndarray]) -> np.ndarray:
+        """Float models: levels as float32 [B, h_k, w_k, C] (level 0 first) -> [B, H, W, C].
+        The batch dimension is resized like the spatial ones (one rebuild per new shape)."""
+        if self.quantized:
+            raise TypeError("run_batch is for float models")
+        shapes = tuple(tuple(lvl.shape) for lvl in levels)
+        if shapes != self._shape:
+            for det, shape in zip(self._inputs, shapes):
+                self._interp.resize_tensor_input(det["index"], shape, strict=False)
+            self._interp.allocate_tensors()
+            self._refresh()
+            self._output = self._interp.get_output_details()[0]
+            self._shape = shapes
+        for det, lvl in zip(self._inputs, levels):
+            self._interp.set_tensor(det["index"], np.ascontiguousarray(lvl, np.float32))
+        self._interp.invoke()
+        return self._interp.get_tensor(self._output["index"]).copy()
+
     def __call__(self, levels: Sequence[np.ndarray]) -> np.ndarray:
         """levels: float32 [h_k, w_k, C] arrays (level 0 first). Returns float32 [H, W, C]."""
         self._ensure_shape([lvl.shape for lvl in levels])
