@@ -30,7 +30,8 @@ setup(
         "train": ["tensorflow-cpu>=2.16; platform_machine=='x86_64'", "tensorflow>=2.16; platform_machine!='x86_64'",
                   "keras>=3.0", "tensorboard>=2.16"],
         "picamera": [],  # picamera2 comes from the OS on a Pi: apt install python3-picamera2
-        "test": ["pytest>=7", "hypothesis>=6", "scikit-image>=0.20", "bm3d>=4.0", "matplotlib>=3.5"],
+        "test": ["pytest>=7", "hypothesis>=6", "scikit-image>=0.20", "bm3d>=4.0", "matplotlib>=3.5",
+                 "pybind11>=2.10", "atheris>=2.3; platform_machine=='x86_64'"],
     },
     entry_points={"console_scripts": ["bfcnn-runtime=bfcnn.runtime.cli:main"]},
 )
