@@ -188,16 +188,20 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
                 continue
             if item is _END:
                 break
+            finished = False
             for sink in sinks:
-                sink.write(item)
+                try:
+                    sink.write(item)
+                except StopRun:       # this frame was delivered; stop after it
+                    finished = True
             now = time.perf_counter()
             stats.latencies_ms.append(1000.0 * (now - item.captured))
             denoise_ms.append(1000.0 * (item.denoised - item.captured))
             stats.processed += 1
             if bar is not None:
                 bar.update(1)
-    except StopRun:
-        pass
+            if finished:
+                break
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:
