@@ -178,7 +178,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return run(args)
-    except (SourceError, ModelError, ValueError) as exc:
+    except (SourceError, ModelError, ValueError, OSError) as exc:   # OSError: permission denied, disk full
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,183 @@
+"""Bad-input survey: every public entry point against the bad inputs a user can hand it, and
+what each gets. Prints a table and appends it to RESULTS.md (the test suite runs the same cases:
+tests/test_bad_inputs.py). Usage: python benchmarks/bad_input_survey.py [--no-write]"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import bfcnn  # noqa: E402
+from bfcnn.config import ConfigError, load_pipeline, parse_pipeline  # noqa: E402
+from bfcnn.runtime import Denoiser, cli, pyramid  # noqa: E402
+from bfcnn.zoo import ModelError, resolve  # noqa: E402
+
+MODEL = "edge_color_realtime"
+GOOD = np.full((48, 64, 3), 120, np.uint8)
+CLEAR = (ValueError, TypeError, ModelError, ConfigError, FileNotFoundError)
+
+
+@dataclass
+class Case:
+    entry: str
+    bad: str
+    run: Callable[[], object]
+    expect: str = "error"          # "error": a clear exception; "exit2": CLI exit code 2; "ok": handled
+
+
+@dataclass
+class Outcome:
+    case: Case
+    result: str                    # what the user got
+    clear: bool                    # a clear error (or documented handling), no crash
+    usable: Optional[bool]         # Denoiser cases: the instance still denoises afterwards
+    wrote_nothing: Optional[bool]  # CLI cases: nothing written to the output folder
+
+
+def _model_copy(tmp: str, mutate: Callable[[str], None]) -> str:
+    card = resolve(MODEL)
+    dst = os.path.join(tmp, f"m{len(os.listdir(tmp))}")
+    shutil.copytree(card.directory, dst)
+    mutate(dst)
+    return dst
+
+
+def _truncate(d):
+    p = os.path.join(d, "model.tflite")
+    open(p, "r+b").truncate(os.path.getsize(p) // 2)
+
+
+def _flip(d):
+    p = os.path.join(d, "model.tflite")
+    data = bytearray(open(p, "rb").read())
+    data[len(data) // 2] ^= 0x10
+    open(p, "wb").write(bytes(data))
+
+
+def _not_tflite(d):
+    open(os.path.join(d, "model.tflite"), "wb").write(b"PK\x03\x04 this is a zip file" * 100)
+
+
+def _card_levels(d):
+    p = os.path.join(d, "card.json")
+    card = json.load(open(p))
+    card["levels"] += 1
+    json.dump(card, open(p, "w"))
+
+
+def cases(tmp: str, den: Denoiser) -> List[Case]:
+    f32 = GOOD.astype(np.float32) / 255
+    nan, inf = f32.copy(), f32.copy()
+    nan[3, 4, 1], inf[0, 0, 0] = np.nan, np.inf
+    cfg_dir = os.path.join(tmp, "cfg")
+    os.makedirs(cfg_dir)
+    notjson = os.path.join(cfg_dir, "bad.json")
+    open(notjson, "w").write("{model: resnet")
+    out_dir = os.path.join(tmp, "cli_out")
+    cli_args = ["--output", out_dir, "--no-display"]
+    C = Case
+    return [
+        C("Denoiser()", "list instead of array", lambda: den([[1, 2], [3, 4]])),
+        C("Denoiser()", "int64 frame", lambda: den(GOOD.astype(np.int64))),
+        C("Denoiser()", "bool frame", lambda: den(GOOD > 100)),
+        C("Denoiser()", "float64 frame", lambda: den(f32.astype(np.float64))),
+        C("Denoiser()", "NaN in float32 frame", lambda: den(nan)),
+        C("Denoiser()", "Inf in float32 frame", lambda: den(inf)),
+        C("Denoiser()", "0x64x3 (empty)", lambda: den(GOOD[:0])),
+        C("Denoiser()", "4 channels", lambda: den(np.zeros((8, 8, 4), np.uint8))),
+        C("Denoiser()", "4-D batch", lambda: den(GOOD[None])),
+        C("Denoiser()", "1x1 frame", lambda: den(np.zeros((1, 1, 3), np.uint8)), "ok"),
+        C("Denoiser()", "1x5000 frame", lambda: den(np.zeros((1, 5000), np.uint8)), "ok"),
+        C("Denoiser(...)", "unknown model name", lambda: Denoiser("nope")),
+        C("Denoiser(...)", "missing .tflite path", lambda: Denoiser(os.path.join(tmp, "none.tflite"))),
+        C("Denoiser(...)", "truncated .tflite", lambda: Denoiser(_model_copy(tmp, _truncate))),
+        C("Denoiser(...)", "bit-flipped .tflite", lambda: Denoiser(_model_copy(tmp, _flip))),
+        C("Denoiser(...)", "zip file named .tflite", lambda: Denoiser(_model_copy(tmp, _not_tflite))),
+        C("Denoiser(...)", "card.json not matching model", lambda: Denoiser(_model_copy(tmp, _card_levels))),
+        C("Denoiser(...)", "num_threads=0", lambda: Denoiser(MODEL, num_threads=0)),
+        C("Denoiser(...)", "tile=-5", lambda: Denoiser(MODEL, tile=-5)),
+        C("Denoiser(...)", "quantization='int4'", lambda: Denoiser(MODEL, quantization="int4")),
+        C("load_model()", "unknown name", lambda: bfcnn.load_model("resnet_9x9")),
+        C("load_model()(x)", "HxWxC without batch", lambda: bfcnn.load_model(MODEL)(GOOD)),
+        C("pyramid_down()", "3-D with 5 channels", lambda: pyramid.pyramid_down(np.zeros((8, 8, 5), np.uint8), 3)),
+        C("pyramid_down()", "1-D array", lambda: pyramid.pyramid_down(np.zeros(8, np.uint8), 3)),
+        C("pyramid_down()", "empty 0x8", lambda: pyramid.pyramid_down(np.zeros((0, 8), np.uint8), 3)),
+        C("pyramid_down()", "int32 dtype", lambda: pyramid.pyramid_down(np.zeros((8, 8), np.int32), 3)),
+        C("pyramid_down()", "levels=0", lambda: pyramid.pyramid_down(np.zeros((8, 8), np.uint8), 0)),
+        C("pyramid_down()", "out= wrong shape", lambda: pyramid.pyramid_down(
+            np.zeros((8, 8), np.uint8), 2, out=[np.zeros((8, 8), np.float32), np.zeros((5, 4), np.float32)])),
+        C("bfcnn-runtime", "--input missing file", lambda: cli.main(["--input", "/no/such.png"] + cli_args), "exit2"),
+        C("bfcnn-runtime", "--model unknown", lambda: cli.main(["--model", "nope"] + cli_args), "exit2"),
+        C("bfcnn-runtime", "--camera 99 (no such device)", lambda: cli.main(["--camera", "99"] + cli_args), "exit2"),
+        C("bfcnn-runtime", "--serve not-a-port", lambda: cli.main(["--synthetic", "--serve", "x:y"] + cli_args), "exit2"),
+        C("bfcnn-runtime", "--threads 0", lambda: cli.main(["--threads", "0"] + cli_args), "exit2"),
+        C("bfcnn-runtime", "--input folder with no images", lambda: cli.main(["--input", cfg_dir] + cli_args), "exit2"),
+        C("load_pipeline()", "missing file", lambda: load_pipeline(os.path.join(tmp, "nope.json"))),
+        C("load_pipeline()", "not JSON", lambda: load_pipeline(notjson)),
+        C("parse_pipeline()", "mistyped key model.filterz", lambda: parse_pipeline({"model": {"filterz": 8}})),
+        C("parse_pipeline()", "wrong type train.total_steps='many'",
+          lambda: parse_pipeline({"train": {"total_steps": "many"}})),
+        C("parse_pipeline()", "bad enum dataset.color_mode='cmyk'",
+          lambda: parse_pipeline({"dataset": {"color_mode": "cmyk"}})),
+        C("parse_pipeline()", "negative dataset.batch_size", lambda: parse_pipeline({"dataset": {"batch_size": -4}})),
+    ]
+
+
+def survey(tmp: str) -> List[Outcome]:
+    den = Denoiser(MODEL, num_threads=2)
+    reference = den(GOOD)
+    out_dir = os.path.join(tmp, "cli_out")
+    results = []
+    for case in cases(tmp, den):
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                value = case.run()
+            if case.expect == "exit2":
+                msg = err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else ""
+                result, clear = f"exit {value}: {msg}", value == 2 and msg.startswith("error:")
+            else:
+                result, clear = "handled: " + (f"shape {value.shape}" if hasattr(value, "shape") else "ok"), case.expect == "ok"
+        except CLEAR as exc:
+            result, clear = f"{type(exc).__name__}: {exc}", case.expect == "error"
+        except Exception as exc:  # anything else is a finding, recorded as such
+            result, clear = f"UNEXPECTED {type(exc).__name__}: {exc}", False
+        usable = bool(np.array_equal(den(GOOD), reference)) if case.entry == "Denoiser()" else None
+        wrote = None
+        if case.entry == "bfcnn-runtime":
+            wrote = not os.path.isdir(out_dir) or not os.listdir(out_dir)
+        results.append(Outcome(case, result, clear, usable, wrote))
+    return results
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--no-write", action="store_true")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        outcomes = survey(tmp)
+    from benchmarks.report import publish, table
+    short = lambda s: (s[:110] + "...") if len(s) > 113 else s  # noqa: E731
+    rows = [[o.case.entry, o.case.bad, short(o.result.replace("|", "/").replace("\n", " ")),
+             "yes" if o.clear else "NO", {None: "-", True: "yes", False: "NO"}[o.usable],
+             {None: "-", True: "yes", False: "NO"}[o.wrote_nothing]] for o in outcomes]
+    text = table(["entry point", "bad input", "what the user gets", "clear", "instance usable after",
+                  "nothing written"], rows)
+    print(text)
+    if not args.no_write:
+        publish("Bad-input survey", text, "Run as root here, so 'permission denied' cannot be produced "
+                "(root reads any file); the CLI maps PermissionError to exit 2 like other OSErrors.")
+
+
+if __name__ == "__main__":
+    main()
