@@ -30,10 +30,13 @@ class Denoiser:
         (whole frame unless it exceeds WHOLE_FRAME_MAX_PIXELS, then 1024).
     quantization: which file of the model to run ("none" = float32, "int8", "float16",
         "dynamic"); default "none" when present.
+    tile_workers: tiles run on this many interpreters in parallel threads, each with
+        num_threads // tile_workers LiteRT threads (only when tiling; see RESULTS.md for when
+        it pays: XNNPACK already spreads one whole frame over all threads).
     """
 
     def __init__(self, model: str, num_threads: Optional[int] = None, tile: Optional[int] = None,
-                 quantization: Optional[str] = None):
+                 quantization: Optional[str] = None, tile_workers: int = 1):
         self.card: ModelCard = resolve(model)
         if quantization is None:
             quantization = "none" if "none" in self.card.quantization else sorted(self.card.quantization)[0]
@@ -41,11 +44,21 @@ class Denoiser:
             raise ValueError(f"tile must be a positive integer or None, got {tile!r}")
         if num_threads is not None and (not isinstance(num_threads, (int, np.integer)) or num_threads < 1):
             raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+        if not isinstance(tile_workers, (int, np.integer)) or tile_workers < 1:
+            raise ValueError(f"tile_workers must be a positive integer, got {tile_workers!r}")
         self.quantization = quantization
         self.num_threads = int(num_threads or os.cpu_count() or 1)
         self.tile = tile
         path = verify(self.card, quantization)
         self._model = TFLiteModel(path, self.num_threads)
+        self.tile_workers = int(tile_workers)
+        self._pool = None
+        self._workers: List[TFLiteModel] = []
+        if self.tile_workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            per = max(1, self.num_threads // self.tile_workers)
+            self._workers = [TFLiteModel(path, per) for _ in range(self.tile_workers)]
+            self._pool = ThreadPoolExecutor(self.tile_workers, thread_name_prefix="bfcnn-tile")
         if self._model.num_inputs != self.card.levels:
             raise ModelError(f"{path} has {self._model.num_inputs} inputs but its card says "
                              f"levels={self.card.levels}: card and model do not match; re-export")
@@ -101,24 +114,36 @@ class Denoiser:
             out = self._run(image, scale)
         else:
             out = np.empty((ph, pw, image.shape[2]), np.float32)
-            for t in tiles(ph, pw, tile, self.card.halo, stride):
-                res = self._run(image[t.iy0:t.iy1, t.ix0:t.ix1], scale)
+            todo = list(tiles(ph, pw, tile, self.card.halo, stride))
+
+            def one(t, model):
+                res = self._run(image[t.iy0:t.iy1, t.ix0:t.ix1], scale, model)
                 out[t.y0:t.y1, t.x0:t.x1] = res[t.y0 - t.iy0:t.y1 - t.iy0, t.x0 - t.ix0:t.x1 - t.ix0]
+            if self._pool is None:
+                for t in todo:
+                    one(t, self._model)
+            else:  # worker i takes tiles i, i+n, ...: one interpreter per thread, never shared
+                n = len(self._workers)
+                jobs = [self._pool.submit(lambda i=i: [one(t, self._workers[i]) for t in todo[i::n]])
+                        for i in range(n)]
+                for job in jobs:
+                    job.result()
         return out[:h, :w]
 
-    def _run(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
+    def _run(self, image: np.ndarray, scale: np.float32, model: Optional[TFLiteModel] = None) -> np.ndarray:
         """[h, w, C] (multiples of the stride) -> float32 [h, w, C]."""
         c = image.shape[2]
-        if not self._model.quantized:
+        model = model or self._model
+        if not model.quantized:
             # fused front end: the C++ op converts, scales and builds every level straight
             # into the interpreter's input tensors, no intermediate arrays
             shapes = [(h, w, c) for h, w in pyramid.level_shapes(image.shape[0], image.shape[1], self.card.levels)]
-            views = self._model.input_views(shapes)
+            views = model.input_views(shapes)
             pyramid.pyramid_down(image, self.card.levels, float(scale), out=views)
             del views  # LiteRT refuses to invoke while numpy views of its buffers are alive
-            return self._model.invoke()
+            return model.invoke()
         levels: List[np.ndarray] = pyramid.pyramid_down(image, self.card.levels, float(scale))
-        return self._model([lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels])
+        return model([lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels])
 
 
 def _pad_reflect(image: np.ndarray, dh: int, dw: int) -> np.ndarray:

@@ -70,6 +70,8 @@ def test_tiled_equals_whole_frame(den, size, tile):
     assert np.max(np.abs(tiled(img).astype(int) - den(img).astype(int))) <= 1
     f = img.astype(np.float32) / np.float32(255)
     assert np.max(np.abs(tiled(f) - den(f))) <= 1e-5
+    parallel = Denoiser(den.card.name, num_threads=2, tile=tile, tile_workers=2)
+    np.testing.assert_array_equal(parallel(f), tiled(f))      # same tiles, two interpreters in threads
 
 
 @pytest.mark.parametrize("name", MODELS)
