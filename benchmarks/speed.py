@@ -43,9 +43,9 @@ def main() -> None:
             for name in models:
                 card = bfcnn.zoo.resolve(name)
                 for q in sorted(card.quantization):
-                    for threads in (1, 2):
-                        for tile in (None, 256):
-                            den = Denoiser(name, num_threads=threads, tile=tile, quantization=q)
+                    for threads, tile, workers in ((1, None, 1), (1, 256, 1), (2, None, 1), (2, 256, 1), (2, 256, 2)):
+                        if True:
+                            den = Denoiser(name, num_threads=threads, tile=tile, quantization=q, tile_workers=workers)
                             t = best_of(lambda: den(img), repeats=args.repeats)
                             if tile is None and not den._model.quantized:
                                 t_inv = best_of(den._model.invoke, repeats=args.repeats)
@@ -53,7 +53,8 @@ def main() -> None:
                             else:
                                 overhead = ""
                             rows.append([f"{w}x{h}", "gray" if gray else "BGR", name, q, threads,
-                                         tile or "whole", round(1 / t, 1), round(t * 1e3, 1), overhead,
+                                         (f"{tile}" + (f" x{workers} workers" if workers > 1 else "")) if tile else "whole",
+                                         round(1 / t, 1), round(t * 1e3, 1), overhead,
                                          round(t_nlm / t, 1)])
             rows.append([f"{w}x{h}", "gray" if gray else "BGR", "OpenCV NLM (7/21, tuned h)", "-", "cv2 default",
                          "whole", round(1 / t_nlm, 2), round(t_nlm * 1e3, 1), "", 1.0])

@@ -125,16 +125,24 @@ class Picamera2Source:
 
 class SyntheticCamera:
     """A live source that produces frames at a fixed rate in real time: a moving pattern plus
-    Gaussian noise (sigma on the 0-255 scale), uint8 HxWx3 BGR (or HxW with channels=1).
+    Gaussian noise (sigma on the 0-255 scale), uint8 HxWx3 BGR (or HxW with channels=1); a ring
+    of `ring` distinct frames is made up front and cycled (each yield is a fresh copy).
     For tests, soak runs and benchmarks; `count=None` runs until closed."""
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, count: Optional[int] = 100,
-                 sigma: float = 20.0, channels: int = 3, seed: int = 0) -> None:
+                 sigma: float = 20.0, channels: int = 3, seed: int = 0, ring: int = 8) -> None:
         self.width, self.height, self.fps, self.count = width, height, fps, count
         self.sigma, self.channels = sigma, channels
-        self._rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed)
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-        self._base = 128 + 60 * np.sin(xx / 23.0) * np.cos(yy / 17.0)
+        base = 128 + 60 * np.sin(xx / 23.0) * np.cos(yy / 17.0)
+        self._ring = []   # frames made up front, so producing one costs a copy, not a noise draw
+        for i in range(ring):
+            img = np.roll(base, 3 * i, axis=1)
+            if channels == 3:
+                img = np.stack([img, np.roll(img, 40, axis=0), 255 - img], axis=-1)
+            noisy = img + rng.normal(0, sigma, img.shape).astype(np.float32)
+            self._ring.append(np.clip(np.rint(noisy), 0, 255).astype(np.uint8))
         self._closed = False
 
     def frames(self) -> Iterator[np.ndarray]:
@@ -143,11 +151,7 @@ class SyntheticCamera:
             delay = start + i / self.fps - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            img = np.roll(self._base, 3 * i, axis=1)
-            if self.channels == 3:
-                img = np.stack([img, np.roll(img, 40, axis=0), 255 - img], axis=-1)
-            noisy = img + self._rng.normal(0, self.sigma, img.shape).astype(np.float32)
-            yield np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+            yield self._ring[i % len(self._ring)].copy()
             i += 1
 
     def close(self) -> None:
