@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", metavar="[HOST:]PORT",
                    help="serve the view as MJPEG at http://HOST:PORT/ (HOST defaults to 127.0.0.1)")
     p.add_argument("--stats", metavar="FILE", help="write the run's statistics as JSON")
+    p.add_argument("--explain-pixel", metavar="X,Y",
+                   help="with --display/--serve: inset the adaptive filter of this pixel, refreshed in "
+                        "the background (costs CPU: see benchmarks/RESULTS.md)")
     return p
 
 
@@ -66,14 +69,29 @@ def _out_path(inp: str, output: Optional[str], single: bool, inputs: List[str]) 
     return path
 
 
+def _probe(args):
+    if not args.explain_pixel:
+        return None
+    if not (args.display or args.serve):
+        raise ValueError("--explain-pixel draws on the view: add --display or --serve")
+    try:
+        x, y = (int(v) for v in args.explain_pixel.split(","))
+    except ValueError:
+        raise ValueError(f"--explain-pixel {args.explain_pixel!r}: expected X,Y, e.g. 320,240") from None
+    from bfcnn.runtime.live_explain import FilterProbe
+    return FilterProbe(args.model, (x, y))
+
+
 def _view_sinks(args) -> list:
     sinks = []
+    probe = args.probe
     if args.display:
         from bfcnn.runtime.sinks import DisplaySink
-        sinks.append(DisplaySink(split=args.split))
+        sinks.append(DisplaySink(split=args.split, probe=probe))
+        probe = None          # one view draws it per frame
     if args.serve:
         from bfcnn.runtime.mjpeg import MjpegSink
-        server = MjpegSink(args.serve, split=args.split)
+        server = MjpegSink(args.serve, split=args.split, probe=probe)
         print(f"serving the view at {server.url}", file=sys.stderr)
         sinks.append(server)
     return sinks
@@ -128,8 +146,18 @@ def _run_live(den, args) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from bfcnn.runtime.denoiser import Denoiser
-    from bfcnn.runtime.sinks import ImageSink, VideoSink
     den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization)
+    args.probe = _probe(args)
+    try:
+        return _run(den, args)
+    finally:
+        if args.probe is not None:
+            args.probe.close()
+            print(args.probe.summary(), file=sys.stderr)
+
+
+def _run(den, args) -> int:
+    from bfcnn.runtime.sinks import ImageSink, VideoSink
     if args.camera is not None or args.picamera2 or args.synthetic:
         return _run_live(den, args)
     inputs = expand_inputs(args.input) if args.input else [os.path.join(SAMPLES, "sample_clip.mp4")]

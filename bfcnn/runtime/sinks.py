@@ -78,12 +78,15 @@ class Overlay:
 class DisplaySink:
     """An OpenCV window. Keys: q / Esc quit, s toggles side-by-side / split, o the overlay."""
 
-    def __init__(self, title: str = "bfcnn: noisy | denoised", split: bool = False) -> None:
-        self.title, self.split, self.show_overlay = title, split, True
+    def __init__(self, title: str = "bfcnn: noisy | denoised", split: bool = False, probe=None) -> None:
+        self.title, self.split, self.show_overlay, self.probe = title, split, True, probe
         self.overlay = Overlay()
 
     def write(self, frame: Frame) -> None:
         view = side_by_side(frame.image, frame.output, self.split)
+        if self.probe is not None:
+            self.probe.submit(frame.image)
+            view = self.probe.draw(view, frame.image.shape[1])
         if self.show_overlay:
             view = self.overlay.draw(view, frame)
         cv2.imshow(self.title, view)

@@ -221,3 +221,18 @@ def test_cli_live_synthetic_reports_stats(tmp_path):
     assert stats["processed"] + stats["dropped"] <= 40 and stats["processed"] > 5
     assert 0 < stats["latency_ms_p50"] <= stats["latency_ms_p95"]
     assert _count(out) == stats["processed"]
+
+
+def test_cli_explain_pixel_refreshes_filter_in_background(capsys):
+    code = cli.main(["--synthetic", "--width", "96", "--height", "64", "--fps", "30", "--max-frames", "75",
+                     "--serve", "0", "--explain-pixel", "40,30", "--threads", "1"])
+    assert code == 0
+    err = capsys.readouterr().err
+    import re
+    m = re.search(r"explain-pixel \(40, 30\): (\d+) filter updates, (\d+) ms each", err)
+    assert m and int(m.group(1)) >= 1, err
+
+
+def test_cli_explain_pixel_needs_a_view(capsys):
+    assert cli.main(["--synthetic", "--max-frames", "3", "--explain-pixel", "1,1"]) == 2
+    assert "add --display or --serve" in capsys.readouterr().err
