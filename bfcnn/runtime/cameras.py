@@ -95,7 +95,9 @@ class Picamera2Source:
         self.width, self.height, self.fps, self.stream, self.gray = width, height, fps, stream, gray
         self.cam = Picamera2(camera_num)
         frame_us = int(round(1e6 / fps))
-        controls = {"FrameDurationLimits": (frame_us, frame_us)}
+        # the ISP's own denoiser off (libcamera NoiseReductionMode 0 = Off): the model should
+        # see the sensor's noise, not a smeared version it was never trained on
+        controls = {"FrameDurationLimits": (frame_us, frame_us), "NoiseReductionMode": 0}
         size = (width, height)
         if stream == "lores":
             config = self.cam.create_video_configuration(
