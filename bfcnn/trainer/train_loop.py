@@ -130,6 +130,20 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return total, losses.psnr(out, clean), losses.psnr(noisy, clean)
 
+    default_strategy = t.distribute == "none"
+    replicas = strategy.num_replicas_in_sync
+
+    def run_step(batch, seed, iterations):
+        """One step; under a tf.distribute strategy the batch is split across replicas, the
+        optimizer all-reduces the gradients, and the logged values are replica means."""
+        if default_strategy:
+            return train_step(batch, seed, iterations)
+        parts = np.array_split(batch, replicas)
+        values = strategy.experimental_distribute_values_from_function(
+            lambda ctx: tf.constant(parts[ctx.replica_id_in_sync_group]))
+        per = strategy.run(train_step, args=(values, seed, iterations))
+        return tuple(strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for v in per)
+
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
     log_path = os.path.join(model_dir, "train_log.jsonl")
     images = load_images(cfg)
@@ -153,7 +167,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                 batch = next(batches)
                 iters = int(rng.choice(t.iterations_choice))
                 seed = tf.constant([t.seed, step], tf.int32)
-                loss, p_out, p_in = train_step(batch, seed, tf.constant(iters))
+                loss, p_out, p_in = run_step(batch, seed, tf.constant(iters))
                 step += 1
                 step_var.assign(step)
                 window_n += 1
