@@ -90,6 +90,8 @@ def main() -> None:
     p.add_argument("--protocols", nargs="+", default=["camera", "float"], choices=["camera", "float"])
     p.add_argument("--limit", type=int, default=0, help="first N images per set (0 = all)")
     p.add_argument("--bm3d-images", type=int, default=3, help="BM3D on the first N images (0 = skip)")
+    p.add_argument("--bm3d-sigmas", nargs="*", type=float, default=None,
+                   help="sigmas at which BM3D runs (default: all; it costs ~1-2 min per megapixel)")
     p.add_argument("--models", nargs="*", default=None)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-write", action="store_true")
@@ -107,7 +109,7 @@ def main() -> None:
                     mp = clean.shape[0] * clean.shape[1] / 1e6
                     todo = dict(runners)
                     todo["noisy input"] = lambda n, s: np.clip(n, 0, 255)
-                    if i < args.bm3d_images:
+                    if i < args.bm3d_images and (args.bm3d_sigmas is None or sigma in args.bm3d_sigmas):
                         todo[f"BM3D (first {args.bm3d_images})"] = bm3d_run
                         todo[f"noisy input (first {args.bm3d_images})"] = lambda n, s: np.clip(n, 0, 255)
                         for name in runners:
@@ -133,7 +135,7 @@ def main() -> None:
     else:
         publish("Quality: PSNR / SSIM vs classical peers", body,
                 "Rows '(first N)' compare every method with BM3D on the same N images. "
-                "Plot: benchmarks/quality_psnr_vs_sigma.png.")
+                "Plots: benchmarks/quality_psnr_vs_sigma.png, benchmarks/quality_psnr_vs_fps.png.")
 
 
 def _plot(res, args) -> None:
@@ -155,6 +157,23 @@ def _plot(res, args) -> None:
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(HERE, "quality_psnr_vs_sigma.png"), dpi=90)
+    # quality per millisecond: PSNR at sigma 25 against frames/s at 640x480 (from s / MP)
+    sigma = 25.0 if 25.0 in args.sigmas else args.sigmas[len(args.sigmas) // 2]
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.5 * len(sets), 4), squeeze=False)
+    for ax, set_name in zip(axes[0], sets):
+        for key, r in res.items():
+            if key[:3] != (protocol, set_name, sigma) or r["seconds"] <= 0 or key[3].startswith("noisy"):
+                continue
+            fps = 1.0 / (r["seconds"] / r["mp"] * 0.3072)
+            ax.scatter(fps, np.mean(r["psnr"]), label=key[3])
+            ax.annotate(key[3], (fps, np.mean(r["psnr"])), fontsize=6)
+        ax.set_xscale("log")
+        ax.set_title(f"{set_name}, sigma {sigma:g} ({protocol})")
+        ax.set_xlabel("frames/s at 640x480 (2 threads, from s per MP)")
+        ax.set_ylabel("PSNR (dB)")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(HERE, "quality_psnr_vs_fps.png"), dpi=90)
 
 
 if __name__ == "__main__":
