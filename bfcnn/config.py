@@ -127,6 +127,7 @@ class DatasetConfig:
     subsample_size: int = -1
     random_invert: bool = False
     random_rotate: float = 0.0
+    flat_fraction: float = 0.0
     random_up_down: bool = True
     random_left_right: bool = True
     dataset_shape: List[int] = field(default_factory=lambda: [-1, -1])
@@ -267,6 +268,8 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
         raise ConfigError(f"dataset.input_shape: height and width must be multiples of "
                           f"2**(levels-1) = {stride}, got {d.input_shape[:2]}")
     _positive("dataset.batch_size", d.batch_size)
+    if not 0.0 <= d.flat_fraction < 1.0:
+        raise ConfigError(f"dataset.flat_fraction: must be in [0, 1), got {d.flat_fraction}")
     _positive("train.checkpoint_every", t.checkpoint_every)
     _positive("train.checkpoints_to_keep", t.checkpoints_to_keep)
     _positive("train.optimizer.learning_rate", t.optimizer.learning_rate)
