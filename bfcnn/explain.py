@@ -4,7 +4,7 @@
         --pixels 120,80 200,150 --output fig.png
 
 writes fig.png (clean, noisy, denoised and each pixel's filter), fig_sigmas.png (the first
-pixel's filter at several noise levels: it widens as noise grows) and fig_svd.png (singular
+pixel's filter at several noise levels) and fig_svd.png (singular
 values of the Jacobian on a patch around the first pixel, and its effective dimension).
 
 --model: a training run directory (exact filters by TensorFlow autodiff) or a shipped name /

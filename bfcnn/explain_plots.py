@@ -82,7 +82,7 @@ def sigmas_figure(path: str, backend, per_sigma: List[Tuple[float, AdaptiveFilte
     for ax, (s, f) in zip(axes[0], per_sigma):
         _filter(ax, f, f"sigma {s:g}: ~{_spread(f):.0f} px averaged")
     f0 = per_sigma[0][1]
-    fig.suptitle(f"{backend.name}: filter of pixel ({f0.x},{f0.y}) widens as noise grows", fontsize=10)
+    fig.suptitle(f"{backend.name}: filter of pixel ({f0.x},{f0.y}) at several noise levels", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
