@@ -25,6 +25,12 @@ def _sigmas(d: DatasetConfig, batch: int, seed: tf.Tensor) -> tf.Tensor:
     if d.noise_sampling == "uniform":
         lo, hi = tf.reduce_min(values), tf.reduce_max(values)
         return tf.random.stateless_uniform([batch], seed, lo, hi)
+    if d.noise_sampling == "log_uniform":
+        # as many images at sigma 1-5 as at 15-75: uniform sampling starves the low end
+        lo = tf.maximum(tf.reduce_min(values), 1.0 / 255.0)
+        hi = tf.reduce_max(values)
+        u = tf.random.stateless_uniform([batch], seed, 0.0, 1.0)
+        return tf.exp(tf.math.log(lo) + u * (tf.math.log(hi) - tf.math.log(lo)))
     idx = tf.random.stateless_uniform([batch], seed, 0, len(d.additional_noise), dtype=tf.int32)
     return tf.gather(values, idx)
 
