@@ -51,13 +51,14 @@ class TFLiteModel:
     def quantized(self) -> bool:
         return self._inputs[0]["dtype"] == np.uint8
 
-    def _ensure_shape(self, shapes: Sequence[Tuple[int, ...]]) -> None:
-        shapes = tuple(tuple(s) for s in shapes)
+    def _ensure_shape(self, shapes: Sequence[Tuple[int, ...]], batch: int = 1) -> None:
+        """Resize the inputs to [batch, h_k, w_k, C] for `shapes` = [(h_k, w_k, C), ...]."""
+        shapes = tuple((batch,) + tuple(s) for s in shapes)
         if shapes == self._shape:
             return
         # resizing re-initialises XNNPACK (45-400 ms): only on a new frame size
         for det, shape in zip(self._inputs, shapes):
-            self._interp.resize_tensor_input(det["index"], (1,) + shape, strict=False)
+            self._interp.resize_tensor_input(det["index"], shape, strict=False)
         self._interp.allocate_tensors()
         self._refresh()
         self._output = self._interp.get_output_details()[0]
@@ -85,14 +86,7 @@ class TFLiteModel:
         The batch dimension is resized like the spatial ones (one rebuild per new shape)."""
         if self.quantized:
             raise TypeError("run_batch is for float models")
-        shapes = tuple(tuple(lvl.shape) for lvl in levels)
-        if shapes != self._shape:
-            for det, shape in zip(self._inputs, shapes):
-                self._interp.resize_tensor_input(det["index"], shape, strict=False)
-            self._interp.allocate_tensors()
-            self._refresh()
-            self._output = self._interp.get_output_details()[0]
-            self._shape = shapes
+        self._ensure_shape([lvl.shape[1:] for lvl in levels], batch=levels[0].shape[0])
         for det, lvl in zip(self._inputs, levels):
             self._interp.set_tensor(det["index"], np.ascontiguousarray(lvl, np.float32))
         self._interp.invoke()
