@@ -84,12 +84,6 @@ def add_noise(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return (np.clip(noisy, 0, 255) / 255.0).astype(np.float32)
 
 
-def filter_map(f: AdaptiveFilter) -> np.ndarray:
-    """[2r+1, 2r+1] map shown to users: weights summed over input channels, averaged over
-    output channels (the filter a gray image sees)."""
-    return f.weights.sum(axis=3).mean(axis=2)
-
-
 def _load(path: str, channels: int) -> np.ndarray:
     img = cv2.imread(path, cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR)
     if img is None:

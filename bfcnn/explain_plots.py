@@ -28,8 +28,7 @@ def _show(ax, img: np.ndarray, title: str) -> None:
 
 
 def _filter(ax, f: AdaptiveFilter, title: str):
-    from bfcnn.explain import filter_map
-    m = filter_map(f)
+    m = f.heat_map()
     r = m.shape[0] // 2
     lim = max(1e-6, float(np.abs(m).max()))
     im = ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim, extent=(-r - .5, r + .5, r + .5, -r - .5))
@@ -43,8 +42,7 @@ def _filter(ax, f: AdaptiveFilter, title: str):
 
 def _spread(f: AdaptiveFilter) -> float:
     """Effective number of pixels averaged: 1 / sum(w^2) of the map."""
-    from bfcnn.explain import filter_map
-    return float(1.0 / max(1e-12, np.sum(np.square(filter_map(f)))))
+    return float(1.0 / max(1e-12, np.sum(np.square(f.heat_map()))))
 
 
 def filters_figure(path: str, backend, clean: Optional[np.ndarray], noisy: np.ndarray, denoised: np.ndarray,
@@ -61,7 +59,7 @@ def filters_figure(path: str, backend, clean: Optional[np.ndarray], noisy: np.nd
     for ax in axes[0][len(images):]:
         ax.axis("off")
     for i, (ax, f) in enumerate(zip(axes[1], filters)):
-        im = _filter(ax, f, f"pixel {i + 1} ({f.x},{f.y}): sum {filter_map_sum(f):.2f}, ~{_spread(f):.0f} px")
+        im = _filter(ax, f, f"pixel {i + 1} ({f.x},{f.y}): sum {f.heat_map().sum():.2f}, ~{_spread(f):.0f} px")
         fig.colorbar(im, ax=ax, fraction=0.046, label="weight")
     for ax in axes[1][len(filters):]:
         ax.axis("off")
@@ -70,11 +68,6 @@ def filters_figure(path: str, backend, clean: Optional[np.ndarray], noisy: np.nd
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def filter_map_sum(f: AdaptiveFilter) -> float:
-    from bfcnn.explain import filter_map
-    return float(filter_map(f).sum())
 
 
 def sigmas_figure(path: str, backend, per_sigma: List[Tuple[float, AdaptiveFilter]]) -> str:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
-import cv2
 import numpy as np
 
+from bfcnn.runtime import pyramid
 from bfcnn.runtime.denoiser import Denoiser, _pad_reflect
 from bfcnn.runtime.tiling import align_up
 
@@ -33,15 +33,31 @@ class AdaptiveFilter:
     inside: np.ndarray
     output: np.ndarray
 
+    def heat_map(self) -> np.ndarray:
+        """[2r+1, 2r+1] float32, what users see: weights summed over input channels, averaged
+        over output channels (the filter a gray image sees)."""
+        return self.weights.sum(axis=3).mean(axis=2)
+
 
 def _pyramid(batch: np.ndarray, levels: int) -> List[np.ndarray]:
-    """[B, h, w, C] float32 -> list of [B, h_k, w_k, C] (cv2.pyrDown, reflect-101)."""
-    out = [batch]
-    for _ in range(1, levels):
-        prev = out[-1]
-        nxt = [cv2.pyrDown(img).reshape((prev.shape[1] + 1) // 2, (prev.shape[2] + 1) // 2, -1) for img in prev]
-        out.append(np.stack(nxt))
-    return out
+    """[B, h, w, C] float32 -> list of [B, h_k, w_k, C], each image through the runtime's
+    pyramid op (cv2.pyrDown semantics, the same front end the Denoiser uses)."""
+    per_image = [pyramid.pyramid_down(img, levels) for img in batch]
+    return [np.stack([p[k] for p in per_image]) for k in range(levels)]
+
+
+def window_around(image: np.ndarray, cy: int, cx: int, radius: int) -> Tuple[np.ndarray, Tuple[slice, slice],
+                                                                            Tuple[slice, slice]]:
+    """The (2r+1)^2 window of `image` [H, W, C] centred on (cy, cx), zero outside the image,
+    with the image slices it came from and where they sit in the window."""
+    h, w, c = image.shape
+    y0, y1, x0, x1 = max(0, cy - radius), min(h, cy + radius + 1), max(0, cx - radius), min(w, cx + radius + 1)
+    oy, ox = y0 - (cy - radius), x0 - (cx - radius)
+    src = (slice(y0, y1), slice(x0, x1))
+    dst = (slice(oy, oy + y1 - y0), slice(ox, ox + x1 - x0))
+    window = np.zeros((2 * radius + 1, 2 * radius + 1, c), np.float32)
+    window[dst] = image[src]
+    return window, src, dst
 
 
 def adaptive_filters(den: Denoiser, image: np.ndarray, pixels: Sequence[Tuple[int, int]], radius: int = 12,
@@ -84,11 +100,7 @@ def adaptive_filters(den: Denoiser, image: np.ndarray, pixels: Sequence[Tuple[in
             cols = (out[:, cy, cx, :] - base[cy, cx, :]) / eps          # [n, C_out]
             for i, (qy, qx, ch) in enumerate(chunk):
                 weights[qy - cy + radius, qx - cx + radius, :, ch] = cols[i]
-        window = np.zeros((2 * radius + 1, 2 * radius + 1, c), np.float32)
-        ys, xs = slice(max(0, cy - radius), cy + radius + 1), slice(max(0, cx - radius), cx + radius + 1)
-        win = crop[ys, xs]
-        oy, ox = ys.start - (cy - radius), xs.start - (cx - radius)
-        window[oy:oy + win.shape[0], ox:ox + win.shape[1]] = win
+        window, _, _ = window_around(crop, cy, cx, radius)
         inside = np.einsum("hwoi,hwi->o", weights, window)
         results.append(AdaptiveFilter(x, y, weights, inside, base[cy, cx, :].copy()))
     return results

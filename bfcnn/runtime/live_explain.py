@@ -54,7 +54,7 @@ class FilterProbe:
                 continue
             start = time.perf_counter()
             f = adaptive_filters(self.den, self._prepare(image), [self.pixel], self.radius)[0]
-            self.heat = f.weights.sum(axis=3).mean(axis=2)
+            self.heat = f.heat_map()
             self.seconds += time.perf_counter() - start
             self.updates += 1
 

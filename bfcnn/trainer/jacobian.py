@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from bfcnn.config import load_pipeline
-from bfcnn.runtime.adaptive_filter import AdaptiveFilter
+from bfcnn.runtime.adaptive_filter import AdaptiveFilter, window_around
 from bfcnn.trainer.models.multiscale import BuiltModel
 from bfcnn.trainer.train_loop import build_checkpoint
 
@@ -48,16 +48,13 @@ def full_gradients(model: tf.keras.Model, image: np.ndarray, pixel: Tuple[int, i
 def filters_autodiff(model: tf.keras.Model, image: np.ndarray, pixels: Sequence[Tuple[int, int]],
                      radius: int = 12) -> List[AdaptiveFilter]:
     """Same as bfcnn.runtime.adaptive_filter.adaptive_filters, exactly, by autodiff."""
-    h, w, c = image.shape
+    c = image.shape[2]
     out = []
     for (x, y) in pixels:
         grads, value = full_gradients(model, image, (x, y))
+        window, src, dst = window_around(image, y, x, radius)
         weights = np.zeros((2 * radius + 1, 2 * radius + 1, grads.shape[0], c), np.float32)
-        window = np.zeros((2 * radius + 1, 2 * radius + 1, c), np.float32)
-        y0, y1, x0, x1 = max(0, y - radius), min(h, y + radius + 1), max(0, x - radius), min(w, x + radius + 1)
-        oy, ox = y0 - (y - radius), x0 - (x - radius)
-        weights[oy:oy + y1 - y0, ox:ox + x1 - x0] = np.transpose(grads[:, y0:y1, x0:x1], (1, 2, 0, 3))
-        window[oy:oy + y1 - y0, ox:ox + x1 - x0] = image[y0:y1, x0:x1]
+        weights[dst] = np.transpose(grads[(slice(None),) + src], (1, 2, 0, 3))
         out.append(AdaptiveFilter(x, y, weights, np.einsum("hwoi,hwi->o", weights, window), value))
     return out
 
