@@ -174,7 +174,7 @@ def _run(den, args) -> int:
                            live=False, max_frames=remaining, progress_total=count,
                            progress_label=os.path.basename(inp))
         print(f"wrote {out}")
-        total = _add(total, stats)
+        total = total + stats
         remaining = None if remaining is None else remaining - stats.processed
         if stats.interrupted or (remaining is not None and remaining <= 0):
             break
@@ -183,23 +183,8 @@ def _run(den, args) -> int:
         stats = run_stream(_images(images), den, [sink] + _view_sinks(args), live=False,
                            max_frames=remaining, progress_total=len(images) if len(images) > 1 else None,
                            progress_label="images")
-        total = _add(total, stats)
+        total = total + stats
     return _finish(total, args, f"{den.card.name} ({den.quantization}, {den.num_threads} threads)")
-
-
-def _add(a: StreamStats, b: StreamStats) -> StreamStats:
-    """Totals over several files; latency percentiles from all frames."""
-    out = StreamStats(captured=a.captured + b.captured, processed=a.processed + b.processed,
-                      dropped=a.dropped + b.dropped, seconds=a.seconds + b.seconds,
-                      interrupted=a.interrupted or b.interrupted,
-                      latencies_ms=a.latencies_ms + b.latencies_ms)
-    out.capture_fps = out.captured / max(out.seconds, 1e-9)
-    out.processed_fps = out.processed / max(out.seconds, 1e-9)
-    if out.latencies_ms:
-        out.latency_ms_p50, out.latency_ms_p95 = (float(v) for v in np.percentile(out.latencies_ms, [50, 95]))
-        out.latency_ms_max = float(max(out.latencies_ms))
-    out.denoise_ms_p50 = b.denoise_ms_p50 or a.denoise_ms_p50
-    return out
 
 
 def main(argv: Optional[List[str]] = None) -> int:

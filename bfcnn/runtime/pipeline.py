@@ -108,6 +108,26 @@ class StreamStats:
     denoise_ms_p50: float = 0.0
     interrupted: bool = False
     latencies_ms: List[float] = field(default_factory=list, repr=False)
+    denoise_ms: List[float] = field(default_factory=list, repr=False)
+
+    def finish(self) -> "StreamStats":
+        """Derive the rates and percentiles from the counters and per-frame lists."""
+        self.capture_fps = self.captured / max(self.seconds, 1e-9)
+        self.processed_fps = self.processed / max(self.seconds, 1e-9)
+        if self.latencies_ms:
+            lat = np.asarray(self.latencies_ms)
+            self.latency_ms_p50, self.latency_ms_p95 = (float(v) for v in np.percentile(lat, [50, 95]))
+            self.latency_ms_max = float(lat.max())
+            self.denoise_ms_p50 = float(np.median(self.denoise_ms))
+        return self
+
+    def __add__(self, other: "StreamStats") -> "StreamStats":
+        """Totals over consecutive runs (several files); percentiles over all their frames."""
+        return StreamStats(captured=self.captured + other.captured, processed=self.processed + other.processed,
+                           dropped=self.dropped + other.dropped, seconds=self.seconds + other.seconds,
+                           interrupted=self.interrupted or other.interrupted,
+                           latencies_ms=self.latencies_ms + other.latencies_ms,
+                           denoise_ms=self.denoise_ms + other.denoise_ms).finish()
 
     def summary(self) -> str:
         return (f"captured {self.captured} frames ({self.capture_fps:.1f} fps), processed "
@@ -116,7 +136,7 @@ class StreamStats:
 
     def to_json(self, path: str) -> None:
         from bfcnn.runtime.files import atomic_write_bytes
-        data = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
+        data = {k: v for k, v in asdict(self).items() if k not in ("latencies_ms", "denoise_ms")}
         atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
@@ -169,7 +189,6 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
     inbox = LatestSlot() if live else BoundedQueue(4, stop)
     outbox = BoundedQueue(4, stop)
     counter, errors, stats = [0], [], StreamStats()
-    denoise_ms: List[float] = []
     started = time.perf_counter()
     threads = [threading.Thread(target=_capture, args=(frames, inbox, stop, max_frames, counter, errors),
                                 name="bfcnn-capture", daemon=True),
@@ -196,7 +215,7 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
                     finished = True
             now = time.perf_counter()
             stats.latencies_ms.append(1000.0 * (now - item.captured))
-            denoise_ms.append(1000.0 * (item.denoised - item.captured))
+            stats.denoise_ms.append(1000.0 * (item.denoised - item.captured))
             stats.processed += 1
             if bar is not None:
                 bar.update(1)
@@ -215,13 +234,7 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
     stats.seconds = time.perf_counter() - started
     stats.captured = counter[0]
     stats.dropped = inbox.dropped
-    stats.capture_fps = stats.captured / max(stats.seconds, 1e-9)
-    stats.processed_fps = stats.processed / max(stats.seconds, 1e-9)
-    if stats.latencies_ms:
-        lat = np.asarray(stats.latencies_ms)
-        stats.latency_ms_p50, stats.latency_ms_p95 = (float(v) for v in np.percentile(lat, [50, 95]))
-        stats.latency_ms_max = float(lat.max())
-        stats.denoise_ms_p50 = float(np.median(denoise_ms))
+    stats.finish()
     if errors:
         raise errors[0]
     return stats
