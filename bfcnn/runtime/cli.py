@@ -83,15 +83,14 @@ def _probe(args):
 
 
 def _view_sinks(args) -> list:
+    from bfcnn.runtime.sinks import DisplaySink, View
     sinks = []
-    probe = args.probe
+    view = View(split=args.split, probe=args.probe)     # rendered once per frame for both
     if args.display:
-        from bfcnn.runtime.sinks import DisplaySink
-        sinks.append(DisplaySink(split=args.split, probe=probe))
-        probe = None          # one view draws it per frame
+        sinks.append(DisplaySink(view=view))
     if args.serve:
         from bfcnn.runtime.mjpeg import MjpegSink
-        server = MjpegSink(args.serve, split=args.split, probe=probe)
+        server = MjpegSink(args.serve, view=view)
         print(f"serving the view at {server.url}", file=sys.stderr)
         sinks.append(server)
     return sinks

@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 import cv2
 
 from bfcnn.runtime.pipeline import Frame
-from bfcnn.runtime.sinks import Overlay, side_by_side
+from bfcnn.runtime.sinks import View
 
 PAGE = (b"<!doctype html><title>bfcnn</title><body style='margin:0;background:#111'>"
         b"<img src='/stream.mjpg' style='width:100%'></body>")
@@ -95,7 +95,7 @@ def _handler(latest: _Latest):
 class MjpegSink:
     """Serves the noisy | denoised view of each frame; `url` says where."""
 
-    def __init__(self, address: str = "8080", quality: int = 80, split: bool = False, probe=None) -> None:
+    def __init__(self, address: str = "8080", quality: int = 80, view: Optional[View] = None) -> None:
         host, port = parse_address(address)
         self._latest = _Latest()
         try:
@@ -104,19 +104,13 @@ class MjpegSink:
             raise ValueError(f"--serve {address}: cannot listen on {host}:{port} ({exc.strerror}); "
                              f"pick another port") from exc
         self.server.daemon_threads = True
-        self.quality, self.split, self.probe = quality, split, probe
-        self.overlay = Overlay()
+        self.quality, self.view = quality, view or View()
         self.url = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}/"
         self._thread = threading.Thread(target=self.server.serve_forever, name="bfcnn-mjpeg", daemon=True)
         self._thread.start()
 
     def write(self, frame: Frame) -> None:
-        view = side_by_side(frame.image, frame.output, self.split)
-        if self.probe is not None:
-            self.probe.submit(frame.image)
-            view = self.probe.draw(view, frame.image.shape[1])
-        view = self.overlay.draw(view, frame)
-        ok, buf = cv2.imencode(".jpg", view, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        ok, buf = cv2.imencode(".jpg", self.view.render(frame), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if ok:
             self._latest.publish(buf.tobytes())
 

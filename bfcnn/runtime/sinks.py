@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 import cv2
 import numpy as np
@@ -75,28 +75,43 @@ class Overlay:
         return view
 
 
-class DisplaySink:
-    """An OpenCV window. Keys: q / Esc quit, s toggles side-by-side / split, o the overlay."""
+class View:
+    """The noisy | denoised picture with the overlay (and the --explain-pixel inset): rendered
+    once per frame and shared by the window and the MJPEG server."""
 
-    def __init__(self, title: str = "bfcnn: noisy | denoised", split: bool = False, probe=None) -> None:
-        self.title, self.split, self.show_overlay, self.probe = title, split, True, probe
+    def __init__(self, split: bool = False, probe=None) -> None:
+        self.split, self.probe, self.show_overlay = split, probe, True
         self.overlay = Overlay()
+        self._frame, self._view = None, None
 
-    def write(self, frame: Frame) -> None:
+    def render(self, frame: Frame) -> np.ndarray:
+        if frame is self._frame:
+            return self._view
         view = side_by_side(frame.image, frame.output, self.split)
         if self.probe is not None:
             self.probe.submit(frame.image)
             view = self.probe.draw(view, frame.image.shape[1])
         if self.show_overlay:
             view = self.overlay.draw(view, frame)
-        cv2.imshow(self.title, view)
+        self._frame, self._view = frame, view
+        return view
+
+
+class DisplaySink:
+    """An OpenCV window. Keys: q / Esc quit, s toggles side-by-side / split, o the overlay."""
+
+    def __init__(self, title: str = "bfcnn: noisy | denoised", view: Optional[View] = None) -> None:
+        self.title, self.view = title, view or View()
+
+    def write(self, frame: Frame) -> None:
+        cv2.imshow(self.title, self.view.render(frame))
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), 27):
             raise StopRun()
         if key == ord("s"):
-            self.split = not self.split
+            self.view.split = not self.view.split
         elif key == ord("o"):
-            self.show_overlay = not self.show_overlay
+            self.view.show_overlay = not self.view.show_overlay
 
     def close(self) -> None:
         cv2.destroyAllWindows()
