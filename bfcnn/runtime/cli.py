@@ -105,13 +105,13 @@ def _images(paths: List[str]) -> Iterator[Tuple[str, np.ndarray]]:
         yield path, img
 
 
-def _live_source(args):
+def _live_source(args, gray: bool):
     from bfcnn.runtime import cameras
     if args.camera is not None:
         return cameras.CameraSource(args.camera, args.width, args.height, args.fps)
     if args.picamera2:
         return cameras.Picamera2Source(args.width, args.height, args.fps, args.picamera2_stream,
-                                       gray=args.gray_model)
+                                       gray=gray)
     return cameras.SyntheticCamera(args.width, args.height, args.fps, count=None)
 
 
@@ -127,8 +127,7 @@ def _finish(stats: StreamStats, args, what: str) -> int:
 
 def _run_live(den, args) -> int:
     from bfcnn.runtime.sinks import VideoSink
-    args.gray_model = den.card.channels == 1
-    source = _live_source(args)
+    source = _live_source(args, gray=den.card.channels == 1)
     sinks = _view_sinks(args)
     if args.output:
         sinks.append(VideoSink(args.output, args.fps))

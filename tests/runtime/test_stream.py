@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from bfcnn.runtime import cameras, cli
-from bfcnn.runtime.files import VideoFile
 from bfcnn.runtime.mjpeg import MjpegSink, parse_address
 from bfcnn.runtime.pipeline import Frame, StopRun, named, run_stream
 from bfcnn.runtime.sinks import VideoSink

@@ -1,8 +1,6 @@
 """Interpretability: f(y) = J(y) y for every bias-free type (not with biases), filters stay in
 the receptive field, finite differences on TFLite match autodiff, the figure command works."""
-import json
 import os
-import warnings
 
 import cv2
 import numpy as np
