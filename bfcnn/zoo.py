@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
 
@@ -89,6 +89,28 @@ def verify(card: ModelCard, quantization: str) -> str:
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelError(f"{path} is not a TFLite flatbuffer")
     return path
+
+
+def pick_quantization(card: ModelCard, model: str, quantization: Optional[str]) -> str:
+    """Which of the card's files to run. A .tflite path names its own file; an explicit
+    `quantization` that contradicts it is an error, not a silent switch to another file.
+    Otherwise `quantization`, or "none" (float32) when present."""
+    named = None
+    if isinstance(model, (str, os.PathLike)) and os.fspath(model).endswith(".tflite"):
+        base = os.path.basename(os.fspath(model))
+        named = next((q for q, entry in card.quantization.items() if entry.get("file") == base), None)
+        if named is None:
+            raise ModelError(f"{model} is not listed in its card.json (files: "
+                             f"{', '.join(e.get('file', '?') for e in card.quantization.values())}); re-export")
+    if quantization is not None and named is not None and quantization != named:
+        raise ModelError(f"{os.path.basename(os.fspath(model))} is the {named!r} file but quantization="
+                         f"{quantization!r} was asked; pass the model folder with quantization={quantization!r}, "
+                         f"or the file alone")
+    if quantization is not None:
+        return quantization
+    if named is not None:
+        return named
+    return "none" if "none" in card.quantization else sorted(card.quantization)[0]
 
 
 def resolve(model: str) -> ModelCard:

@@ -15,7 +15,7 @@ import numpy as np
 from bfcnn.runtime import pyramid
 from bfcnn.runtime.interpreter import TFLiteModel
 from bfcnn.runtime.tiling import align_up, tiles
-from bfcnn.zoo import ModelCard, ModelError, resolve, verify
+from bfcnn.zoo import ModelCard, ModelError, pick_quantization, resolve, verify
 
 WHOLE_FRAME_MAX_PIXELS = 4096 * 4096  # auto mode tiles only above this
 
@@ -32,7 +32,7 @@ class Denoiser:
     tile: core tile side in pixels (rounded up to the pyramid stride), or None for auto
         (whole frame unless it exceeds WHOLE_FRAME_MAX_PIXELS, then 1024).
     quantization: which file of the model to run ("none" = float32, "int8", "float16",
-        "dynamic"); default "none" when present.
+        "dynamic"); default: the file a .tflite path names, else "none" when present.
     tile_workers: tiles run on this many interpreters in parallel threads, each with
         num_threads // tile_workers LiteRT threads (only when tiling; see RESULTS.md for when
         it pays: XNNPACK already spreads one whole frame over all threads).
@@ -41,8 +41,7 @@ class Denoiser:
     def __init__(self, model: str, num_threads: Optional[int] = None, tile: Optional[int] = None,
                  quantization: Optional[str] = None, tile_workers: int = 1):
         self.card: ModelCard = resolve(model)
-        if quantization is None:
-            quantization = "none" if "none" in self.card.quantization else sorted(self.card.quantization)[0]
+        quantization = pick_quantization(self.card, model, quantization)
         if tile is not None and (not isinstance(tile, (int, np.integer)) or tile < 1):
             raise ValueError(f"tile must be a positive integer or None, got {tile!r}")
         if num_threads is not None and (not isinstance(num_threads, (int, np.integer)) or num_threads < 1):

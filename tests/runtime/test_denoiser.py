@@ -209,3 +209,15 @@ def test_int8_keeps_quality_on_dark_frames(name, datasets):
     f = db(Denoiser(name, num_threads=2, quantization="none")(noisy))
     q = db(Denoiser(name, num_threads=2, quantization="int8")(noisy))
     assert q > f - 1.0, (f, q)
+
+
+def test_tflite_path_runs_the_file_it_names():
+    """A path to model_int8.tflite runs the int8 file (it used to run the folder's float file)."""
+    from bfcnn.zoo import resolve
+    folder = resolve("edge_gray_realtime").directory
+    den = Denoiser(os.path.join(folder, "model_int8.tflite"), num_threads=1)
+    assert den.quantization == "int8"
+    assert Denoiser(os.path.join(folder, "model.tflite"), num_threads=1).quantization == "none"
+    assert Denoiser(folder, num_threads=1).quantization == "none"
+    with pytest.raises(ModelError, match="is the 'int8' file but quantization='none'"):
+        Denoiser(os.path.join(folder, "model_int8.tflite"), quantization="none")
