@@ -104,6 +104,7 @@ class TrainConfig:
     distribute: str = "none"
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
+    initial_weights: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ class LossConfig:
     mae_multiplier: float = 1.0
     mse_multiplier: float = 0.0
     regularization: float = 0.0
+    log_mse_multiplier: float = 0.0
+    level_multiplier: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,14 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
     _positive("train.checkpoint_every", t.checkpoint_every)
     _positive("train.checkpoints_to_keep", t.checkpoints_to_keep)
     _positive("train.optimizer.learning_rate", t.optimizer.learning_rate)
+    for name in ("mae_multiplier", "mse_multiplier", "log_mse_multiplier", "level_multiplier"):
+        _positive(f"loss.{name}", getattr(cfg.loss, name), allow_zero=True)
+    if not (cfg.loss.mae_multiplier or cfg.loss.mse_multiplier or cfg.loss.log_mse_multiplier):
+        raise ConfigError("loss: mae_multiplier, mse_multiplier and log_mse_multiplier are all 0, "
+                          "so nothing trains the output; set at least one > 0")
+    if cfg.loss.level_multiplier > 0 and m.levels < 2:
+        raise ConfigError("loss.level_multiplier: supervises the coarse pyramid levels, but "
+                          "model.levels = 1; set model.levels >= 2 or level_multiplier to 0")
     if not d.additional_noise and not d.multiplicative_noise and d.subsample_size <= 0:
         raise ConfigError("dataset.additional_noise: no noise of any kind is configured; "
                           "set additional_noise, multiplicative_noise or subsample_size")

@@ -18,12 +18,16 @@ class ScaleOnlyBatchNorm(keras.layers.Layer):
     constant). This layer divides by the root mean square instead and multiplies by gamma,
     nothing else. Training uses the batch second moment, inference the running one.
     Input and output: float32 [B, H, W, C], any range.
+    With `frozen_statistics` (fine-tuning from a trained model) training also uses the running
+    moment and leaves it alone, so training and inference compute the same function; gamma
+    still trains.
     """
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
         self.epsilon = epsilon
+        self.frozen_statistics = False
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -32,7 +36,7 @@ class ScaleOnlyBatchNorm(keras.layers.Layer):
             shape=(channels,), initializer="ones", trainable=False, name="moving_second_moment")
 
     def call(self, x, training=False):
-        if training:
+        if training and not self.frozen_statistics:
             second = ops.mean(ops.square(x), axis=(0, 1, 2))
             self.moving_second_moment.assign(
                 self.momentum * self.moving_second_moment + (1.0 - self.momentum) * second)

@@ -25,7 +25,10 @@ from bfcnn.trainer import losses, pruning
 from bfcnn.trainer.data.dataset import Prefetcher, load_images
 from bfcnn.trainer.data.noise import corrupt
 from bfcnn.trainer.models import multiscale
+from bfcnn.trainer import tflite_weights
+from bfcnn.trainer.layers import ScaleOnlyBatchNorm
 from bfcnn.trainer.optim import make_optimizer
+from bfcnn.trainer.pyramid import PyrDown, gaussian_pyramid
 from bfcnn.trainer.visualize import image_grid, random_batch_images
 
 
@@ -108,22 +111,41 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         built, optimizer, step_var, ckpt, manager = build_checkpoint(cfg, model_dir)
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
+    elif t.initial_weights:
+        _load_initial_weights(cfg, built)
+    if t.initial_weights:  # fine-tuning: batch norms keep the statistics they started with
+        for layer in tflite_weights.iter_layers(built.core):
+            if isinstance(layer, ScaleOnlyBatchNorm):
+                layer.frozen_statistics = True
     start = int(step_var.numpy())
     end = total_steps(cfg)
     if max_steps is not None:
         end = min(end, start + max_steps)
     model = built.full
     scale = 1.0 / (d.max_value - d.min_value)
+    supervise_levels = cfg.loss.level_multiplier > 0
+    target_down = PyrDown(name="level_target_down")
+    target_down.build((None, None, None, cfg.model.channels))  # eager constant, not one per trace
+
+    def forward(x):
+        """(final output, coarse levels' outputs d_1.. or [] when they are not supervised)."""
+        if not supervise_levels:
+            return model(x, training=True), []
+        outs = built.levels(x, training=True)
+        return outs[0], list(outs[1:])
 
     @tf.function(jit_compile=t.jit_compile, reduce_retracing=True)
     def train_step(batch_u8, seed, iterations):
         clean = (tf.cast(batch_u8, tf.float32) - d.min_value) * scale
         noisy = corrupt(clean, d, seed)
+        targets = []
+        for _ in range(cfg.model.levels - 1 if supervise_levels else 0):
+            targets.append(target_down(targets[-1] if targets else clean))
         with tf.GradientTape() as tape:
-            out = noisy
-            for _ in tf.range(iterations):
-                out = model(out, training=True)
-            terms = losses.denoise_loss(cfg.loss, out, clean)
+            out, coarse = forward(noisy)
+            for _ in tf.range(iterations - 1):
+                out, coarse = forward(out)
+            terms = losses.denoise_loss(cfg.loss, out, clean, coarse, targets)
             reg = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
             total = terms["loss"] + reg
         grads = tape.gradient(total, model.trainable_variables)
@@ -211,6 +233,27 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         writer.flush()
     return TrainResult(steps=step, seconds=time.time() - began, last_loss=last_loss,
                        last_psnr=last_psnr, interrupted=interrupted)
+
+
+def _load_initial_weights(cfg: PipelineConfig, built) -> None:
+    """Fresh run with train.initial_weights: load a float TFLite's weights (and measure the
+    batch-norm moments on 8 noisy training batches so training starts from the same function)."""
+    path = tflite_weights.locate(cfg.train.initial_weights, cfg.base_dir)
+    n = tflite_weights.load_into(built.core, path)
+    d = cfg.dataset
+    prefetch = Prefetcher(load_images(cfg), d, cfg.train.seed + 1, 0)
+    try:
+        batches = iter(prefetch)
+        pyramids = []
+        for i in range(8):
+            clean = (tf.cast(next(batches), tf.float32) - d.min_value) / (d.max_value - d.min_value)
+            noisy = corrupt(clean, d, tf.constant([cfg.train.seed + 1, i], tf.int32))
+            pyramids.append([np.asarray(x) for x in gaussian_pyramid(noisy, cfg.model.levels)])
+    finally:
+        prefetch.close()
+    bns = tflite_weights.recalibrate_batchnorm(built.core, pyramids)
+    print(f"initial weights: {n} layers from {path}" + (f" ({bns} batch norms recalibrated)" if bns else ""),
+          file=sys.stderr)
 
 
 def _ckpt_step(manager) -> int:

@@ -8,6 +8,9 @@ coarse to fine:
     c_k     = up(d_{k+1} - g_{k+1})            (the coarser levels' correction)
     d_k     = g_k + c_k + net_k([g_k, c_k])
 
+(net_k's first conv takes g_k and c_k as two convs summed, not one conv over their
+concatenation: the same function, but int8 keeps a separate scale for each; see blocks.stem.)
+
 so low-frequency noise is removed where it is cheap (at low resolution) and the
 full-resolution net only cleans the finest detail, guided by the coarse correction.
 g_k + c_k equals up(d_{k+1}) + (g_k - up(g_{k+1})), the Laplacian-pyramid form, but needs
@@ -37,12 +40,14 @@ from bfcnn.trainer.pyramid import Upsample2x, gaussian_pyramid
 class BuiltModel:
     full: keras.Model   # [B, H, W, C] float32 in [0, 1] -> same
     core: keras.Model   # [level_0, ..., level_{L-1}] -> [B, H, W, C]
+    levels: keras.Model  # like `full`, but -> [d_0, ..., d_{L-1}] (each level's output, for
+                         # loss.level_multiplier); shares every weight with full and core
     halo: int           # receptive-field radius in full-resolution pixels, rounded up to the stride
     macs_per_pixel: float
     bias_free: bool
 
 
-def _spec(cfg: ModelConfig, level: int, in_channels: int, regularization: float) -> registry.BackboneSpec:
+def _spec(cfg: ModelConfig, level: int, regularization: float) -> registry.BackboneSpec:
     return registry.BackboneSpec(
         filters=cfg.per_level("filters")[level], no_layers=cfg.per_level("no_layers")[level],
         kernel_size=cfg.kernel_size, out_channels=cfg.channels, batchnorm=cfg.batchnorm,
@@ -100,20 +105,24 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
     levels_in = [keras.Input(shape=(None, None, c), name=f"level_{k}") for k in range(cfg.levels)]
     top = cfg.levels - 1
     net_in = levels_in[top]
-    residual = builder(net_in, _spec(cfg, top, c, regularization))
+    residual = builder(net_in, _spec(cfg, top, regularization))
     d = levels_in[top] + cfg.output_multiplier * residual
+    outputs = [d]
     for k in reversed(range(top)):
         corr = d - levels_in[k + 1]            # what the coarser level changed
         if cfg.stop_grads:
             corr = ops.stop_gradient(corr)
         up_c = Upsample2x(name=f"up_c{k}")(corr)
-        guide = keras.layers.Concatenate(name=f"guide{k}")([levels_in[k], up_c])
-        residual = builder(guide, _spec(cfg, k, 2 * c, regularization))
+        residual = builder([levels_in[k], up_c], _spec(cfg, k, regularization))
         d = levels_in[k] + up_c + cfg.output_multiplier * residual
+        outputs.insert(0, d)
     d = _finish(cfg, d)
     core = keras.Model(levels_in, d, name=f"bfcnn_{cfg.type}_core")
+    core_levels = keras.Model(levels_in, [d] + outputs[1:], name=f"bfcnn_{cfg.type}_levels")
 
     image = keras.Input(shape=(None, None, c), name="image")
-    full = keras.Model(image, core(gaussian_pyramid(image, cfg.levels)), name=f"bfcnn_{cfg.type}")
-    return BuiltModel(full=full, core=core, halo=receptive_halo(cfg),
+    pyramid = gaussian_pyramid(image, cfg.levels)
+    full = keras.Model(image, core(pyramid), name=f"bfcnn_{cfg.type}")
+    levels = keras.Model(image, core_levels(pyramid), name=f"bfcnn_{cfg.type}_per_level")
+    return BuiltModel(full=full, core=core, levels=levels, halo=receptive_halo(cfg),
                       macs_per_pixel=macs_per_pixel(cfg), bias_free=not breakers)

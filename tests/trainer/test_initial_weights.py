@@ -1,0 +1,95 @@
+"""Weights read back from a float TFLite file: a shipped model rebuilt in Keras must compute
+what the shipped file computes, and training can start from it (train.initial_weights)."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from bfcnn.config import ConfigError, load_pipeline, parse_pipeline
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _shipped_core(name):
+    from bfcnn.trainer import tflite_weights
+    from bfcnn.trainer.models import multiscale
+    from bfcnn.zoo import resolve
+    cfg = load_pipeline(os.path.join(REPO, "configs", f"{name}.json"))
+    built = multiscale.build(cfg.model)
+    path = resolve(name).file_for("none")
+    return cfg, built, path, tflite_weights.load_into(built.core, path)
+
+
+@pytest.mark.parametrize("name", ["edge_gray_realtime", "resnet_5x5_bn_3x3"])
+def test_rebuilt_keras_model_matches_shipped_file(name, datasets):
+    cfg, built, path, loaded = _shipped_core(name)
+    assert loaded >= 10
+    from bfcnn.trainer.export import numpy_pyramid, run_tflite
+    from tests.conftest import noisy_pair
+    _, noisy = noisy_pair(os.path.join(datasets, "BSD68", "test003.png"), 25, gray=True)
+    img = noisy[:128, :128, None].astype(np.float32) / 255.0
+    pyr = numpy_pyramid(img, cfg.model.levels)
+    with open(path, "rb") as f:
+        shipped = run_tflite(f.read(), pyr)
+    keras_out = np.asarray(built.core(pyr))
+    assert np.max(np.abs(keras_out - shipped)) < 1e-4
+    assert np.max(np.abs(keras_out - img[None])) > 0.05   # it denoises: not an identity by accident
+
+
+def test_wrong_architecture_is_refused_with_the_layer_name():
+    from bfcnn.trainer import tflite_weights
+    from bfcnn.trainer.models import multiscale
+    from bfcnn.zoo import resolve
+    cfg = load_pipeline(os.path.join(REPO, "configs", "edge_gray_realtime.json"))
+    built = multiscale.build(cfg.model)
+    with pytest.raises(tflite_weights.WeightImportError, match="level"):
+        tflite_weights.load_into(built.core, resolve("resnet_5x5_bn_3x3").file_for("none"))
+
+
+def test_quantized_file_is_refused():
+    from bfcnn.trainer import tflite_weights
+    from bfcnn.zoo import resolve
+    with pytest.raises(tflite_weights.WeightImportError, match="float32 file"):
+        tflite_weights.read_constants(resolve("edge_gray_realtime").file_for("int8"))
+
+
+def test_unknown_initial_weights_name_fails_with_the_list(tmp_path):
+    from bfcnn.trainer import tflite_weights
+    with pytest.raises(tflite_weights.WeightImportError, match="Shipped models"):
+        tflite_weights.locate("edge_grey_realtime", str(tmp_path))
+
+
+def _first_logged_step(tmp_path, datasets, initial_weights: str) -> dict:
+    from bfcnn.trainer.train_loop import train
+    cfg = json.load(open(os.path.join(REPO, "configs", "edge_gray_realtime.json")))
+    cfg["dataset"]["directory"] = os.path.join(datasets, "Train400")
+    cfg["dataset"].update(batch_size=4, input_shape=[64, 64, 1])
+    cfg["train"].update(total_steps=20, checkpoint_every=20, visualization_every=0,
+                        initial_weights=initial_weights)
+    cfg["train"]["optimizer"].update(learning_rate=1e-7)   # 20 steps that change nothing
+    path = tmp_path / f"cfg{bool(initial_weights)}.json"
+    path.write_text(json.dumps(cfg))
+    run = tmp_path / f"run{bool(initial_weights)}"
+    train(load_pipeline(str(path)), str(run), progress=False)
+    return json.loads((run / "train_log.jsonl").read_text().splitlines()[0])
+
+
+def test_training_starts_from_the_shipped_function(tmp_path, datasets):
+    """Same config and batches, learning rate 1e-7: from edge_gray_realtime's weights the first
+    logged batch is already denoised like the shipped model; from a fresh init it is not."""
+    shipped = _first_logged_step(tmp_path, datasets, "edge_gray_realtime")
+    fresh = _first_logged_step(tmp_path, datasets, "")
+    assert shipped["psnr"] > shipped["psnr_noisy"] + 4.0
+    assert fresh["psnr"] < fresh["psnr_noisy"] + 1.0
+    assert shipped["psnr_noisy"] == pytest.approx(fresh["psnr_noisy"])   # same batches
+
+
+def test_loss_terms_are_validated():
+    base = {"loss": {"mae_multiplier": 0.0, "mse_multiplier": 0.0}}
+    with pytest.raises(ConfigError, match="nothing trains the output"):
+        parse_pipeline(base)
+    with pytest.raises(ConfigError, match="loss.level_multiplier"):
+        parse_pipeline({"loss": {"level_multiplier": 1.0}, "model": {"levels": 1}})
+    with pytest.raises(ConfigError, match="loss.log_mse_multiplier: must be >= 0"):
+        parse_pipeline({"loss": {"log_mse_multiplier": -1.0}})
