@@ -1,5 +1,9 @@
 """`python -m bfcnn.export --checkpoint-directory D --pipeline-config P --output-directory O
---to-tflite [--quantization none float16 dynamic int8]` (the original bfcnn flags)."""
+--to-tflite [--quantization none float16 dynamic int8]` (the original bfcnn flags).
+
+`--weights-from M` instead of `--checkpoint-directory` exports a model whose checkpoint is
+gone: M is a shipped name, an exported folder or a float .tflite; its weights are read back
+into the architecture P describes (e.g. to add an int8 file to a shipped model)."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +15,9 @@ from typing import List, Optional
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bfcnn.export", description=__doc__)
-    parser.add_argument("--checkpoint-directory", required=True, help="the training --model-directory")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint-directory", help="the training --model-directory")
+    source.add_argument("--weights-from", help="a shipped model name, exported folder or float .tflite")
     parser.add_argument("--pipeline-config", required=True)
     parser.add_argument("--output-directory", required=True)
     parser.add_argument("--to-tflite", action="store_true", help="also write TFLite files")
@@ -31,7 +37,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     name = args.name or os.path.basename(os.path.normpath(args.output_directory))
     try:
         card = export(cfg, args.checkpoint_directory, args.output_directory, name,
-                      args.quantization, args.to_tflite, args.check_image)
+                      args.quantization, args.to_tflite, args.check_image, weights_from=args.weights_from)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

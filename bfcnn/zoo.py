@@ -37,6 +37,7 @@ class ModelCard:
     parameters: int = 0
     training_noise: Dict = field(default_factory=dict)
     training_steps: int = 0
+    fine_tuned_from: Dict = field(default_factory=dict)   # {} when trained from scratch
     directory: str = ""
 
     @classmethod

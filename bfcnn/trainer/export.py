@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -23,7 +23,8 @@ import tensorflow as tf
 from bfcnn.runtime.files import atomic_write_bytes
 from bfcnn.config import COLOR_MODES, PipelineConfig, resolve_path, to_dict
 from bfcnn.trainer.data.dataset import list_images, read_image
-from bfcnn.trainer.train_loop import build_checkpoint
+from bfcnn.trainer.models import multiscale
+from bfcnn.trainer.train_loop import CheckpointMismatch, build_checkpoint, restore_latest
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 FILE_NAMES = {"none": "model.tflite", "float16": "model_float16.tflite",
@@ -133,18 +134,38 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def export(cfg: PipelineConfig, checkpoint_dir: str, output_dir: str, name: str,
-           quantizations: Sequence[str] = ("none",), to_tflite: bool = True,
-           check_image: str = "", sigma: float = 25.0) -> Dict:
-    """Export the latest checkpoint in `checkpoint_dir`; returns the card (also written)."""
-    for q in quantizations:
-        if q not in QUANTIZATIONS:
-            raise ExportError(f"--quantization {q!r} is not valid; choose from {', '.join(QUANTIZATIONS)}")
+def _restore(cfg: PipelineConfig, checkpoint_dir: Optional[str], weights_from: Optional[str]):
+    """(built model, training steps, source-model record) from a checkpoint or a float TFLite."""
+    if weights_from:
+        from bfcnn.trainer import tflite_weights
+        built = multiscale.build(cfg.model, cfg.loss.regularization)
+        path = tflite_weights.locate(weights_from, os.getcwd())
+        try:
+            tflite_weights.load_into(built.core, path)
+        except tflite_weights.WeightImportError as exc:
+            raise ExportError(str(exc)) from exc
+        before = _card_beside(path)   # the history stays the source model's own
+        return built, int(before.get("training_steps", 0)), before.get("fine_tuned_from", {})
     built, _, step_var, ckpt, manager = build_checkpoint(cfg, checkpoint_dir)
     if not manager.latest_checkpoint:
         raise ExportError(f"no checkpoint in {os.path.join(checkpoint_dir, 'checkpoints')}; "
                           f"train first with python -m bfcnn.train --model-directory {checkpoint_dir}")
-    ckpt.restore(manager.latest_checkpoint).expect_partial()
+    try:
+        restore_latest(ckpt, manager)
+    except CheckpointMismatch as exc:
+        raise ExportError(str(exc)) from exc
+    return built, int(step_var.numpy()), _source_model(cfg)
+
+
+def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, name: str,
+           quantizations: Sequence[str] = ("none",), to_tflite: bool = True,
+           check_image: str = "", sigma: float = 25.0, weights_from: Optional[str] = None) -> Dict:
+    """Export the latest checkpoint in `checkpoint_dir` (or the weights of the float TFLite
+    `weights_from`); returns the card (also written)."""
+    for q in quantizations:
+        if q not in QUANTIZATIONS:
+            raise ExportError(f"--quantization {q!r} is not valid; choose from {', '.join(QUANTIZATIONS)}")
+    built, steps, source = _restore(cfg, checkpoint_dir, weights_from)
     os.makedirs(output_dir, exist_ok=True)
     t0 = time.time()
     saved = os.path.join(output_dir, "saved_model")
@@ -197,13 +218,40 @@ def export(cfg: PipelineConfig, checkpoint_dir: str, output_dir: str, name: str,
                            "sampling": cfg.dataset.noise_sampling,
                            "multiplicative": cfg.dataset.multiplicative_noise,
                            "subsample_size": cfg.dataset.subsample_size},
-        "training_steps": int(step_var.numpy()),
+        "training_steps": steps,
+        "fine_tuned_from": source,
         "quantization": files, "export_check": {"sigma": sigma, **report},
         "export_seconds": timings,
     }
     atomic_write_bytes(os.path.join(output_dir, "card.json"), json.dumps(card, indent=2).encode())
     atomic_write_bytes(os.path.join(output_dir, "pipeline.json"), json.dumps(to_dict(cfg), indent=2).encode())
     return card
+
+
+def _source_model(cfg: PipelineConfig) -> Dict:
+    """{} for a run from scratch; else what train.initial_weights named and how long that
+    model had trained (its card's own history included), so a card states the whole recipe."""
+    spec = cfg.train.initial_weights
+    if not spec:
+        return {}
+    from bfcnn.trainer.tflite_weights import locate
+    before = _card_beside(locate(spec, cfg.base_dir))
+    source = {"initial_weights": spec}
+    if before:
+        source.update(name=before.get("name"), training_steps=before.get("training_steps"),
+                      sha256=before.get("quantization", {}).get("none", {}).get("sha256"))
+        if before.get("fine_tuned_from"):
+            source["fine_tuned_from"] = before["fine_tuned_from"]
+    return source
+
+
+def _card_beside(tflite_path: str) -> Dict:
+    """The card.json next to a .tflite file, or {} when there is none."""
+    card_path = os.path.join(os.path.dirname(os.path.abspath(tflite_path)), "card.json")
+    if not os.path.isfile(card_path):
+        return {}
+    with open(card_path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def _check_image(cfg: PipelineConfig, path: str) -> np.ndarray:

@@ -14,7 +14,7 @@ import tensorflow as tf
 from bfcnn.config import load_pipeline
 from bfcnn.runtime.adaptive_filter import AdaptiveFilter, window_around
 from bfcnn.trainer.models.multiscale import BuiltModel
-from bfcnn.trainer.train_loop import build_checkpoint
+from bfcnn.trainer.train_loop import build_checkpoint, restore_latest
 
 
 def load_run(model_dir: str) -> Tuple[BuiltModel, object]:
@@ -27,7 +27,7 @@ def load_run(model_dir: str) -> Tuple[BuiltModel, object]:
     built, _, _, ckpt, manager = build_checkpoint(cfg, model_dir)
     if not manager.latest_checkpoint:
         raise FileNotFoundError(f"no checkpoint in {model_dir}/checkpoints")
-    ckpt.restore(manager.latest_checkpoint).expect_partial()
+    restore_latest(ckpt, manager)
     return built, cfg
 
 

@@ -84,3 +84,26 @@ def test_export_refuses_flex_ops(tmp_path):
     model = keras.Model(inp, NeedsFlex()(inp))
     with pytest.raises(ExportError, match="Flex"):
         convert(model, 1, "none", [])
+
+
+def test_export_refuses_a_checkpoint_of_another_architecture(trained, tmp_path):
+    """A config with one more block than the run had: export must refuse, not write random weights."""
+    from bfcnn.trainer.export import ExportError, export
+    tmp, _ = trained
+    cfg = json.loads((tmp / "model" / "pipeline.json").read_text())
+    cfg["model"]["no_layers"] = cfg["model"]["no_layers"] + 1
+    (tmp_path / "p.json").write_text(json.dumps(cfg))
+    with pytest.raises(ExportError, match="does not match the model of this pipeline config"):
+        export(load_pipeline(str(tmp_path / "p.json")), str(tmp / "model"), str(tmp_path / "out"), "x")
+    assert not (tmp_path / "out" / "model.tflite").exists()
+
+
+def test_export_from_a_float_tflite_reproduces_it(trained, tmp_path):
+    """--weights-from: the exported float file computes what the source float file computes."""
+    from bfcnn.trainer.export import export
+    tmp, card = trained
+    cfg = load_pipeline(str(tmp / "pipeline.json"))
+    again = export(cfg, None, str(tmp_path / "again"), "tiny", ("none",),
+                   weights_from=str(tmp / "exported" / "model.tflite"))
+    assert again["training_steps"] == card["training_steps"] == 300
+    assert again["export_check"]["none"]["psnr_vs_clean"] == pytest.approx(card["export_check"]["none"]["psnr_vs_clean"], abs=1e-6)
