@@ -54,6 +54,7 @@ class ModelConfig:
     use_bias: bool = False
     sparsity: float = 0.5
     shared_model: bool = False
+    space_to_depth: int = 1
 
     @property
     def channels(self) -> int:
@@ -259,6 +260,9 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
                           f"1, 3 or 4 (height/width may be \"?\"), got {m.input_shape}")
     if m.max_value <= m.min_value:
         raise ConfigError(f"model.max_value: must exceed model.min_value ({m.min_value}), got {m.max_value}")
+    if m.space_to_depth not in (1, 2, 4) or m.space_to_depth > 2 ** (m.levels - 1):
+        raise ConfigError(f"model.space_to_depth: must be 1 (off), 2 or 4 and at most the pyramid "
+                          f"stride 2**(levels-1) = {2 ** (m.levels - 1)}, got {m.space_to_depth}")
     if not 0.0 <= m.sparsity < 1.0:
         raise ConfigError(f"model.sparsity: must be in [0, 1), got {m.sparsity}")
     if COLOR_MODES[d.color_mode] != m.channels:

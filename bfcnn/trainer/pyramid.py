@@ -57,6 +57,41 @@ class Upsample2x(keras.layers.Layer):
         return (b, None if h is None else 2 * h, None if w is None else 2 * w, c)
 
 
+@keras.saving.register_keras_serializable(package="bfcnn")
+class SpaceToDepth(keras.layers.Layer):
+    """[B, H, W, C] -> [B, H/s, W/s, s*s*C] (TFLite SPACE_TO_DEPTH): a permutation, bias-free."""
+
+    def __init__(self, block: int, **kwargs):
+        super().__init__(**kwargs)
+        self.block = block
+
+    def call(self, x):
+        import tensorflow as tf
+        return tf.nn.space_to_depth(x, self.block)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        s = self.block
+        return (b, None if h is None else h // s, None if w is None else w // s, c * s * s)
+
+    def get_config(self):
+        return {**super().get_config(), "block": self.block}
+
+
+@keras.saving.register_keras_serializable(package="bfcnn")
+class DepthToSpace(SpaceToDepth):
+    """[B, H, W, s*s*C] -> [B, H*s, W*s, C] (TFLite DEPTH_TO_SPACE), the inverse of SpaceToDepth."""
+
+    def call(self, x):
+        import tensorflow as tf
+        return tf.nn.depth_to_space(x, self.block)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        s = self.block
+        return (b, None if h is None else h * s, None if w is None else w * s, c // (s * s))
+
+
 def gaussian_pyramid(x, levels: int):
     """List of `levels` tensors, level 0 = x, level k = PyrDown(level k-1)."""
     out = [x]

@@ -29,6 +29,8 @@ def test_unknown_section_is_rejected():
     ({"model": {"levels": 3}, "dataset": {"input_shape": [62, 62, 1]}}, r"multiples of 2\*\*\(levels-1\) = 4"),
     ({"dataset": {"color_mode": "rgb"}}, r"dataset\.color_mode: 'rgb' gives 3 channels"),
     ({"model": {"kernel_size": 4}}, r"model\.kernel_size: must be an odd number"),
+    ({"model": {"levels": 1, "space_to_depth": 2}}, r"model\.space_to_depth: .*at most the pyramid stride"),
+    ({"model": {"levels": 3, "space_to_depth": 3}}, r"model\.space_to_depth: must be 1 \(off\), 2 or 4"),
 ])
 def test_bad_values_fail_with_the_fix(data, match):
     with pytest.raises(ConfigError, match=match):

@@ -37,6 +37,11 @@ def test_jacobian_times_input_reproduces_output(kind, levels):
     assert _reconstruction_error(model, [(0, 0), (20, 17), (47, 39)]) < 1e-4
 
 
+def test_jacobian_times_input_with_space_to_depth():
+    model, _ = _model("resnet", 3, space_to_depth=2)
+    assert _reconstruction_error(model, [(0, 0), (20, 17), (47, 39)]) < 1e-4
+
+
 def test_model_with_biases_is_not_its_jacobian_times_input():
     with pytest.warns(UserWarning, match="not bias-free"):
         model, _ = _model("resnet", 3, use_bias=True)

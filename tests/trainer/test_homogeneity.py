@@ -45,6 +45,13 @@ def test_bias_free_models_are_homogeneous(kind, levels):
     assert max(errs.values()) < 1e-5, errs
 
 
+@pytest.mark.parametrize("kind", MODEL_TYPES)
+def test_space_to_depth_level0_is_homogeneous(kind):
+    model = _model(kind, 3, space_to_depth=2)
+    errs = _relative_errors(model)
+    assert max(errs.values()) < 1e-5, errs
+
+
 def test_model_with_biases_is_not_homogeneous():
     with pytest.warns(UserWarning, match="not bias-free"):
         model = _model("resnet", 1, use_bias=True, kernel_initializer="glorot_normal")

@@ -107,3 +107,18 @@ def test_export_from_a_float_tflite_reproduces_it(trained, tmp_path):
                    weights_from=str(tmp / "exported" / "model.tflite"))
     assert again["training_steps"] == card["training_steps"] == 300
     assert again["export_check"]["none"]["psnr_vs_clean"] == pytest.approx(card["export_check"]["none"]["psnr_vs_clean"], abs=1e-6)
+
+
+def test_space_to_depth_model_exports_builtin_ops_matching_keras(tmp_path):
+    """Level 0 on 2x2 unshuffled blocks: SPACE_TO_DEPTH / DEPTH_TO_SPACE are builtin ops, the
+    float file matches Keras and the int8 one stays close (random weights, 10 steps)."""
+    from bfcnn.trainer.export import export
+    from bfcnn.trainer.train_loop import train
+    path = tiny_config(tmp_path, steps=10, checkpoint_every=10)
+    cfg = json.load(open(path))
+    cfg["model"].update(levels=3, space_to_depth=2)
+    json.dump(cfg, open(path, "w"))
+    train(load_pipeline(path), str(tmp_path / "m"), progress=False)
+    card = export(load_pipeline(path), str(tmp_path / "m"), str(tmp_path / "out"), "s2d", ("none", "int8"))
+    assert card["export_check"]["none"]["max_abs_diff_vs_keras"] < 1e-4
+    assert card["export_check"]["int8"]["psnr_vs_float"] > 30.0

@@ -14,6 +14,12 @@ two [0, 1] tensors, one op fewer per level. (That subtraction had the largest er
 to its own int8 scale in TFLite's quantization debugger, but in absolute terms it was ~0.25
 grey levels: removing it left resnet_5x5_bn_3x3's int8 PSNR unchanged, 27.17 dB on BSD68.)
 
+With model.space_to_depth = s > 1, level 0's network runs on s x s pixel-unshuffled blocks
+(s^2 x the channels at 1/s^2 of the pixels, then shuffled back): a lossless permutation, so
+still bias-free, that lets a wider network see every full-resolution pixel for the cost of a
+narrow one. The Gaussian levels k >= 1 are blurred, so without it only level 0's (costly,
+hence tiny) network ever sees fine detail.
+
 (net_k's first conv takes g_k and c_k as two convs summed, not one conv over their
 concatenation: the same function, but int8 keeps a separate scale for each; see blocks.stem.)
 
@@ -39,7 +45,7 @@ from keras import ops
 
 from bfcnn.config import ModelConfig, bias_free_breakers
 from bfcnn.trainer import registry
-from bfcnn.trainer.pyramid import Upsample2x, gaussian_pyramid
+from bfcnn.trainer.pyramid import DepthToSpace, SpaceToDepth, Upsample2x, gaussian_pyramid
 
 
 @dataclass
@@ -53,10 +59,16 @@ class BuiltModel:
     bias_free: bool
 
 
+def _block(cfg: ModelConfig, level: int) -> int:
+    """Pixel-unshuffle factor of a level's network: model.space_to_depth at level 0, else 1."""
+    return cfg.space_to_depth if level == 0 else 1
+
+
 def _spec(cfg: ModelConfig, level: int, regularization: float) -> registry.BackboneSpec:
     return registry.BackboneSpec(
         filters=cfg.per_level("filters")[level], no_layers=cfg.per_level("no_layers")[level],
-        kernel_size=cfg.kernel_size, out_channels=cfg.channels, batchnorm=cfg.batchnorm,
+        kernel_size=cfg.kernel_size, out_channels=cfg.channels * _block(cfg, level) ** 2,
+        batchnorm=cfg.batchnorm,
         activation=cfg.activation, use_bias=cfg.use_bias, kernel_initializer=cfg.kernel_initializer,
         kernel_regularizer=cfg.kernel_regularizer, regularization=regularization,
         sparsity=cfg.sparsity, name=f"level{level}")
@@ -69,7 +81,8 @@ def receptive_halo(cfg: ModelConfig) -> int:
     layers = cfg.per_level("no_layers")
     halo = 0
     for k in reversed(range(cfg.levels)):
-        own = r * (layers[k] + 2)                      # stem + blocks + head, in level-k pixels
+        s = _block(cfg, k)
+        own = s * r * (layers[k] + 2) + s - 1          # stem + blocks + head, in level-k pixels
         halo = own if k == cfg.levels - 1 else own + 2 * (halo + 1) + 2
     stride = 2 ** (cfg.levels - 1)
     return -(-halo // stride) * stride
@@ -80,11 +93,12 @@ def macs_per_pixel(cfg: ModelConfig) -> float:
     k2, c = cfg.kernel_size ** 2, cfg.channels
     total = 0.0
     for level, (f, n) in enumerate(zip(cfg.per_level("filters"), cfg.per_level("no_layers"))):
-        c_in = c if level == cfg.levels - 1 else 2 * c
-        per = k2 * (c_in * f + n * f * f + f * c)
+        s2 = _block(cfg, level) ** 2                   # unshuffled: s^2 x channels, 1/s^2 pixels
+        c_in = (c if level == cfg.levels - 1 else 2 * c) * s2
+        per = k2 * (c_in * f + n * f * f + f * c * s2)
         if cfg.type == "gatenet":
             per += n * f * f
-        total += per / 4 ** level
+        total += per / 4 ** level / s2
     return total
 
 
@@ -112,13 +126,21 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
     top = cfg.levels - 1
     net_in = levels_in[top]
     # corr_k = d_k - g_k, carried as itself (see the module docstring)
-    corr = cfg.output_multiplier * builder(net_in, _spec(cfg, top, regularization))
+    def level_net(k, x):
+        s = _block(cfg, k)
+        if s == 1:
+            return builder(x, _spec(cfg, k, regularization))
+        x = [SpaceToDepth(s, name=f"level{k}_s2d_{i}")(t) for i, t in enumerate(x)] \
+            if isinstance(x, list) else SpaceToDepth(s, name=f"level{k}_s2d")(x)
+        return DepthToSpace(s, name=f"level{k}_d2s")(builder(x, _spec(cfg, k, regularization)))
+
+    corr = cfg.output_multiplier * level_net(top, net_in)
     outputs = [levels_in[top] + corr]
     for k in reversed(range(top)):
         if cfg.stop_grads:
             corr = ops.stop_gradient(corr)
         up_c = Upsample2x(name=f"up_c{k}")(corr)
-        residual = builder([levels_in[k], up_c], _spec(cfg, k, regularization))
+        residual = level_net(k, [levels_in[k], up_c])
         corr = up_c + cfg.output_multiplier * residual
         outputs.insert(0, levels_in[k] + corr)
     d = _finish(cfg, outputs[0])

@@ -1,0 +1,56 @@
+"""Copy an exported model into the package: python tools/ship_model.py EXPORTED_DIR NAME [--only none int8]
+
+Copies card.json and the listed .tflite files (not saved_model/ or pipeline.json) into
+bfcnn/pretrained/NAME/, after checking each file against the card's sha256 and that the
+card's name is NAME. Files of quantizations left out are dropped from the shipped card
+(e.g. an int8 file that lost too much to float). The recipe (config + RESULTS.md line) is
+yours to record.
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+
+PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bfcnn", "pretrained")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("exported")
+    p.add_argument("name")
+    p.add_argument("--only", nargs="+", default=None, help="quantizations to ship (default: all in the card)")
+    args = p.parse_args()
+    with open(os.path.join(args.exported, "card.json"), encoding="utf-8") as f:
+        card = json.load(f)
+    if card["name"] != args.name:
+        print(f"error: the card is named {card['name']!r}; export again with --name {args.name}", file=sys.stderr)
+        return 2
+    keep = args.only or list(card["quantization"])
+    missing = [q for q in keep if q not in card["quantization"]]
+    if missing:
+        print(f"error: {missing} not in the card (it has {list(card['quantization'])})", file=sys.stderr)
+        return 2
+    card["quantization"] = {q: card["quantization"][q] for q in keep}
+    for q, entry in card["quantization"].items():
+        with open(os.path.join(args.exported, entry["file"]), "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != entry["sha256"]:
+                print(f"error: {entry['file']} does not match its card", file=sys.stderr)
+                return 2
+    out = os.path.join(PRETRAINED, args.name)
+    tmp = out + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    for entry in card["quantization"].values():
+        shutil.copyfile(os.path.join(args.exported, entry["file"]), os.path.join(tmp, entry["file"]))
+    with open(os.path.join(tmp, "card.json"), "w", encoding="utf-8") as f:
+        json.dump(card, f, indent=2)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    print(f"shipped {args.name}: {', '.join(keep)} -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
