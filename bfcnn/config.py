@@ -106,6 +106,7 @@ class TrainConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
     initial_weights: str = ""
+    initial_weights_levels: List[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,12 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
                           f"1, 3 or 4 (height/width may be \"?\"), got {m.input_shape}")
     if m.max_value <= m.min_value:
         raise ConfigError(f"model.max_value: must exceed model.min_value ({m.min_value}), got {m.max_value}")
+    for i, level in enumerate(t.initial_weights_levels):
+        if not 0 <= level < m.levels:
+            raise ConfigError(f"train.initial_weights_levels[{i}]: level {level} does not exist "
+                              f"(model.levels = {m.levels}: levels 0..{m.levels - 1})")
+    if t.initial_weights_levels and not t.initial_weights:
+        raise ConfigError("train.initial_weights_levels: set train.initial_weights too (where to load from)")
     if m.space_to_depth not in (1, 2, 4) or m.space_to_depth > 2 ** (m.levels - 1):
         raise ConfigError(f"model.space_to_depth: must be 1 (off), 2 or 4 and at most the pyramid "
                           f"stride 2**(levels-1) = {2 ** (m.levels - 1)}, got {m.space_to_depth}")

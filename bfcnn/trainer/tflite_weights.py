@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -69,6 +69,14 @@ def locate(spec: str, base_dir: str) -> str:
         raise WeightImportError(f"train.initial_weights: {exc}") from None
 
 
+def _level_of(layer_name: str) -> int:
+    match = re.match(r"level(\d+)_", layer_name)
+    if not match:
+        raise WeightImportError(f"layer {layer_name!r} belongs to no pyramid level; "
+                                f"train.initial_weights_levels cannot select it")
+    return int(match.group(1))
+
+
 def _find(constants: Dict[str, np.ndarray], layer: str, suffix: str) -> np.ndarray:
     pattern = re.compile(rf"(^|/){re.escape(layer)}(_\d+)?/{suffix}$")
     hits = [v for k, v in constants.items() if pattern.search(k)]
@@ -77,13 +85,17 @@ def _find(constants: Dict[str, np.ndarray], layer: str, suffix: str) -> np.ndarr
     return hits[0]
 
 
-def load_into(core, path: str) -> int:
+def load_into(core, path: str, levels: Optional[Sequence[int]] = None) -> int:
     """Assign the weights of float TFLite `path` to Keras `core` (the multiscale core model).
+    `levels`: load only the layers of these pyramid levels (e.g. [1, 2, 3] when level 0 is
+    new), the others keep their fresh initialisation; None loads every layer.
     Returns the number of layers loaded. Raises WeightImportError naming the first mismatch."""
     constants = read_constants(path)
     loaded = 0
     for layer in iter_layers(core):
         if not layer.weights:
+            continue
+        if levels is not None and _level_of(layer.name) not in levels:
             continue
         if isinstance(layer, ScaleOnlyBatchNorm):
             try:
@@ -140,7 +152,8 @@ def recalibrate_batchnorm(core, pyramids: Sequence[Sequence[np.ndarray]]) -> int
         moments = m if moments is None else [a + b for a, b in zip(moments, m)]
     for bn, moment in zip(bns, moments):
         moment = moment / len(pyramids)
-        mul = bn.get_weights()[0] * np.sqrt(bn.get_weights()[1] + bn.epsilon)
+        gamma, old = bn.get_weights()
+        mul = gamma / np.sqrt(old + bn.epsilon)          # the inference-time scale, kept
         bn.set_weights([mul * np.sqrt(moment + bn.epsilon), moment])
     return len(bns)
 

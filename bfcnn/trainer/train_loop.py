@@ -147,7 +147,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         restore_latest(ckpt, manager)
     elif t.initial_weights:
         _load_initial_weights(cfg, built)
-    if t.initial_weights:  # fine-tuning: batch norms keep the statistics they started with
+    if t.initial_weights and not t.initial_weights_levels:  # fine-tuning: batch norms keep their statistics
         for layer in tflite_weights.iter_layers(built.core):
             if isinstance(layer, ScaleOnlyBatchNorm):
                 layer.frozen_statistics = True
@@ -273,7 +273,8 @@ def _load_initial_weights(cfg: PipelineConfig, built) -> None:
     """Fresh run with train.initial_weights: load a float TFLite's weights (and measure the
     batch-norm moments on 8 noisy training batches so training starts from the same function)."""
     path = tflite_weights.locate(cfg.train.initial_weights, cfg.base_dir)
-    n = tflite_weights.load_into(built.core, path)
+    levels = cfg.train.initial_weights_levels or None
+    n = tflite_weights.load_into(built.core, path, levels)
     d = cfg.dataset
     prefetch = Prefetcher(load_images(cfg), d, cfg.train.seed + 1, 0)
     try:
@@ -286,8 +287,8 @@ def _load_initial_weights(cfg: PipelineConfig, built) -> None:
     finally:
         prefetch.close()
     bns = tflite_weights.recalibrate_batchnorm(built.core, pyramids)
-    print(f"initial weights: {n} layers from {path}" + (f" ({bns} batch norms recalibrated)" if bns else ""),
-          file=sys.stderr)
+    print(f"initial weights: {n} layers from {path}" + (f" (levels {levels} only; the others start "
+          f"fresh)" if levels else "") + (f" ({bns} batch norms recalibrated)" if bns else ""), file=sys.stderr)
 
 
 def _ckpt_step(manager) -> int:

@@ -93,3 +93,36 @@ def test_loss_terms_are_validated():
         parse_pipeline({"loss": {"level_multiplier": 1.0}, "model": {"levels": 1}})
     with pytest.raises(ConfigError, match="loss.log_mse_multiplier: must be >= 0"):
         parse_pipeline({"loss": {"log_mse_multiplier": -1.0}})
+
+
+def test_partial_import_loads_only_the_named_levels():
+    """A new level 0 (space_to_depth) over the shipped coarse levels: levels 1-3 get the
+    shipped weights exactly, level 0 keeps its fresh initialisation."""
+    from bfcnn.trainer import tflite_weights
+    from bfcnn.trainer.models import multiscale
+    from bfcnn.zoo import resolve
+    data = json.load(open(os.path.join(REPO, "configs", "edge_gray_realtime.json")))
+    data["model"].update(filters=[16, 24, 32, 32], space_to_depth=2)
+    built = multiscale.build(parse_pipeline(data).model)
+    fresh = {l.name: l.get_weights() for l in tflite_weights.iter_layers(built.core) if l.weights}
+    path = resolve("edge_gray_realtime").file_for("none")
+    with pytest.raises(tflite_weights.WeightImportError, match="level0_stem"):
+        tflite_weights.load_into(built.core, path)            # level 0 differs: refused whole
+    n = tflite_weights.load_into(built.core, path, levels=[1, 2, 3])
+    _, shipped, _, _ = _shipped_core("edge_gray_realtime")
+    ref = {l.name: l.get_weights() for l in tflite_weights.iter_layers(shipped.core) if l.weights}
+    assert n == sum(1 for name in ref if not name.startswith("level0_"))
+    for layer in tflite_weights.iter_layers(built.core):
+        if not layer.weights:
+            continue
+        want = fresh[layer.name] if layer.name.startswith("level0_") else ref[layer.name]
+        for got, expected in zip(layer.get_weights(), want):
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_initial_weights_levels_are_validated():
+    with pytest.raises(ConfigError, match=r"initial_weights_levels\[0\]: level 4 does not exist"):
+        parse_pipeline({"model": {"levels": 2}, "dataset": {"input_shape": [64, 64, 1]},
+                        "train": {"initial_weights": "x", "initial_weights_levels": [4]}})
+    with pytest.raises(ConfigError, match="set train.initial_weights too"):
+        parse_pipeline({"train": {"initial_weights_levels": [0]}})
