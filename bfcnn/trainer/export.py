@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from bfcnn.runtime.files import atomic_write_bytes
-from bfcnn.config import COLOR_MODES, PipelineConfig, resolve_path, to_dict
+from bfcnn.config import COLOR_MODES, PipelineConfig, parse_pipeline, resolve_path, to_dict
 from bfcnn.trainer.data.dataset import list_images, read_image
 from bfcnn.trainer.models import multiscale
 from bfcnn.trainer.train_loop import CheckpointMismatch, build_checkpoint, restore_latest
@@ -145,7 +145,8 @@ def _restore(cfg: PipelineConfig, checkpoint_dir: Optional[str], weights_from: O
         except tflite_weights.WeightImportError as exc:
             raise ExportError(str(exc)) from exc
         before = _card_beside(path)   # the history stays the source model's own
-        return built, int(before.get("training_steps", 0)), before.get("fine_tuned_from", {})
+        history = before.get("fine_tuned_from") or _recipe_beside(path)
+        return built, int(before.get("training_steps", 0)), history
     built, _, step_var, ckpt, manager = build_checkpoint(cfg, checkpoint_dir)
     if not manager.latest_checkpoint:
         raise ExportError(f"no checkpoint in {os.path.join(checkpoint_dir, 'checkpoints')}; "
@@ -243,6 +244,16 @@ def _source_model(cfg: PipelineConfig) -> Dict:
         if before.get("fine_tuned_from"):
             source["fine_tuned_from"] = before["fine_tuned_from"]
     return source
+
+
+def _recipe_beside(tflite_path: str) -> Dict:
+    """The source record of the pipeline.json beside an exported file ({} if none, or if that
+    run started from scratch): for files exported before cards recorded it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(tflite_path)), "pipeline.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return _source_model(parse_pipeline(json.load(f), os.path.dirname(path)))
 
 
 def _card_beside(tflite_path: str) -> Dict:
