@@ -38,6 +38,7 @@ def evaluate(run_dir: str, images, sigmas):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--runs", default="/work/runs")
+    p.add_argument("--names", nargs="+", default=NAMES, help="config names, run folders gen_<name>")
     p.add_argument("--set", default="BSD68")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--no-write", action="store_true")
@@ -48,37 +49,52 @@ def main() -> None:
     for s in SIGMAS:
         rng = np.random.default_rng(0)
         noisy_row.append(np.mean([psnr(c + rng.normal(0, s, c.shape), c) for c in images]))
-    results = {n: evaluate(os.path.join(args.runs, f"gen_{n}"), images, SIGMAS) for n in NAMES}
-    rows = [noisy_row] + [[n] + [results[n][s] for s in SIGMAS] for n in NAMES]
+    names = args.names
+    results = {n: evaluate(os.path.join(args.runs, f"gen_{n}"), images, SIGMAS) for n in names}
+    rows = [noisy_row] + [[n] + [results[n][s] for s in SIGMAS] for n in names]
     text = table(["model (trained on)"] + [f"sigma {s}" for s in SIGMAS], rows)
-    gaps = {s: results["bias_free_sigma0-55"][s] - results["biased_sigma0-55"][s] for s in SIGMAS}
-    gaps10 = {s: results["bias_free_sigma0-10"][s] - results["biased_sigma0-10"][s] for s in SIGMAS}
-    text += ("\n\nBias-free minus biased (dB), trained on 0-55: "
-             + ", ".join(f"sigma {s}: {g:+.2f}" for s, g in gaps.items())
-             + "\nBias-free minus biased (dB), trained on 0-10: "
-             + ", ".join(f"sigma {s}: {g:+.2f}" for s, g in gaps10.items()))
+    for n in names:   # each bias-free run against its biased twin
+        twin = n.replace("bias_free_", "biased_", 1)
+        if n.startswith("bias_free_") and twin in results:
+            text += (f"\n\nBias-free minus biased (dB), {n[len('bias_free_'):]}: "
+                     + ", ".join(f"sigma {s}: {results[n][s] - results[twin][s]:+.2f}" for s in SIGMAS))
     print(text)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(SIGMAS, noisy_row[1:], "k:", label="noisy input")
-    for n in NAMES:
+    for n in names:
         ax.plot(SIGMAS, [results[n][s] for s in SIGMAS], "-" if n.startswith("bias_free") else "--",
                 marker="o", label=n)
-    ax.axvspan(0, 10, color="C0", alpha=0.08)
-    ax.axvspan(0, 55, color="C1", alpha=0.05)
+    for top, alpha in ((10, 0.08), (55, 0.05)):
+        if any(f"0-{top}" in n for n in names):
+            ax.axvspan(0, top, color="C0", alpha=alpha)
     ax.set_xlabel("noise sigma (0-255)")
     ax.set_ylabel(f"PSNR on {args.set} (dB)")
     ax.set_title("Generalization beyond the training noise range")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.path.join(HERE, "generalization.png"), dpi=110)
+    suffix = "" if names == NAMES else "_" + "_".join(sorted({n.split("sigma")[-1] for n in names}))
+    plot = os.path.join(HERE, f"generalization{suffix}.png")
+    fig.savefig(plot, dpi=110)
     if not args.no_write:
         publish(f"Generalization: bias-free vs biased ({args.set}, float noise)", text,
-                "Same architecture (resnet, 1 level, 16 filters, 6 blocks, 3x3), 2000 steps each on "
-                "Train400 40x40 patches; shaded: training ranges. Plot: benchmarks/generalization.png.")
+                "Architectures and steps per run: " + "; ".join(_recipe(args.runs, n) for n in names)
+                + f". Train400 patches; shaded: training ranges. Plot: benchmarks/{os.path.basename(plot)}.")
+
+
+def _recipe(runs: str, name: str) -> str:
+    import json
+    run = os.path.join(runs, f"gen_{name}")
+    with open(os.path.join(run, "pipeline.json")) as f:
+        cfg = json.load(f)
+    with open(os.path.join(run, "train_log.jsonl")) as f:
+        steps = json.loads(f.readlines()[-1])["step"]
+    m = cfg["model"]
+    return (f"{name}: resnet {m['levels']} level, {m['filters']} filters x {m['no_layers']} blocks, "
+            f"bias {m['use_bias']}, {steps} steps")
 
 
 if __name__ == "__main__":
