@@ -1,7 +1,7 @@
 """Runtime speed: frames/s of every shipped model at 640x480 and 1280x720, colour and gray
 frames, 1 and 2 threads, whole frame vs tiles, float32 vs int8, the runtime's overhead around
 the interpreter, and OpenCV non-local means on the same frames in the same run.
-Usage: python benchmarks/speed.py [--models NAME ...] [--repeats N] [--no-write]"""
+Usage: python benchmarks/speed.py [--models NAME ...] [--sizes 640x480 ...] [--no-tiles] [--repeats N] [--no-write]"""
 import argparse
 import os
 import sys
@@ -28,12 +28,14 @@ def frame(w: int, h: int, gray: bool) -> np.ndarray:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--models", nargs="*", default=None)
+    p.add_argument("--sizes", nargs="+", default=["640x480", "1280x720"], help="WxH frames")
+    p.add_argument("--no-tiles", action="store_true", help="whole frames only (skip the tile rows)")
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args()
     models = args.models or bfcnn.list_models()
     rows = []
-    for (w, h) in [(640, 480), (1280, 720)]:
+    for (w, h) in [tuple(map(int, size.split("x"))) for size in args.sizes]:
         for gray in (False, True):
             img = frame(w, h, gray)
             # NLM parameters as tuned in benchmarks/quality.py (gray h = sigma, colour 0.6 sigma)
@@ -44,7 +46,7 @@ def main() -> None:
                 card = bfcnn.zoo.resolve(name)
                 for q in sorted(card.quantization):
                     for threads, tile, workers in ((1, None, 1), (1, 256, 1), (2, None, 1), (2, 256, 1), (2, 256, 2)):
-                        if True:
+                        if not (tile and args.no_tiles):
                             den = Denoiser(name, num_threads=threads, tile=tile, quantization=q, tile_workers=workers)
                             t = best_of(lambda: den(img), repeats=args.repeats)
                             if tile is None and not den._model.quantized:
