@@ -13,7 +13,7 @@ import json
 import os
 import typing
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Union
 
 
 class ConfigError(ValueError):
@@ -222,90 +222,9 @@ def _build(cls: type, data: Any, path: str) -> Any:
     return cls(**kwargs)
 
 
-def _choice(path: str, value: str, options: Sequence[str]) -> None:
-    if value not in options:
-        close = difflib.get_close_matches(value, list(options), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"{path}: {value!r} is not valid.{hint} Valid options: {', '.join(options)}")
-
-
-def _positive(path: str, value: float, allow_zero: bool = False) -> None:
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"{path}: must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-
-
-def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
-    """Value checks that need more than a type: choices, ranges, consistency between sections."""
-    m, t, d = cfg.model, cfg.train, cfg.dataset
-    _choice("model.type", m.type, model_types)
-    _choice("model.activation", m.activation, ACTIVATIONS)
-    _choice("model.final_activation", m.final_activation, FINAL_ACTIVATIONS)
-    _choice("model.kernel_regularizer", m.kernel_regularizer, REGULARIZERS)
-    _choice("train.prune.strategy", t.prune.strategy.lower(), PRUNE_STRATEGIES)
-    _choice("train.distribute", t.distribute, DISTRIBUTE)
-    _choice("dataset.color_mode", d.color_mode, tuple(COLOR_MODES))
-    _choice("dataset.noise_sampling", d.noise_sampling, NOISE_SAMPLING)
-    if not 1 <= m.levels <= 8:
-        raise ConfigError(f"model.levels: must be between 1 and 8, got {m.levels}")
-    for name in ("filters", "no_layers"):
-        value = getattr(m, name)
-        if isinstance(value, list) and len(value) != m.levels:
-            raise ConfigError(f"model.{name}: a list needs one value per level "
-                              f"(model.levels = {m.levels}), got {len(value)} values")
-        for v in ([value] if isinstance(value, int) else value):
-            _positive(f"model.{name}", v, allow_zero=(name == "no_layers"))
-    if m.kernel_size < 1 or m.kernel_size % 2 == 0:
-        raise ConfigError(f"model.kernel_size: must be an odd number >= 1, got {m.kernel_size}")
-    if len(m.input_shape) != 3 or m.input_shape[-1] not in (1, 3, 4):
-        raise ConfigError("model.input_shape: expected [height, width, channels] with channels "
-                          f"1, 3 or 4 (height/width may be \"?\"), got {m.input_shape}")
-    if m.max_value <= m.min_value:
-        raise ConfigError(f"model.max_value: must exceed model.min_value ({m.min_value}), got {m.max_value}")
-    for i, level in enumerate(t.initial_weights_levels):
-        if not 0 <= level < m.levels:
-            raise ConfigError(f"train.initial_weights_levels[{i}]: level {level} does not exist "
-                              f"(model.levels = {m.levels}: levels 0..{m.levels - 1})")
-    if t.initial_weights_levels and not t.initial_weights:
-        raise ConfigError("train.initial_weights_levels: set train.initial_weights too (where to load from)")
-    if m.space_to_depth not in (1, 2, 4) or m.space_to_depth > 2 ** (m.levels - 1):
-        raise ConfigError(f"model.space_to_depth: must be 1 (off), 2 or 4 and at most the pyramid "
-                          f"stride 2**(levels-1) = {2 ** (m.levels - 1)}, got {m.space_to_depth}")
-    if not 0.0 <= m.sparsity < 1.0:
-        raise ConfigError(f"model.sparsity: must be in [0, 1), got {m.sparsity}")
-    if COLOR_MODES[d.color_mode] != m.channels:
-        raise ConfigError(f"dataset.color_mode: {d.color_mode!r} gives {COLOR_MODES[d.color_mode]} "
-                          f"channels but model.input_shape has {m.channels}; make them agree")
-    if len(d.input_shape) != 3 or d.input_shape[-1] != m.channels:
-        raise ConfigError(f"dataset.input_shape: expected [height, width, {m.channels}], got {d.input_shape}")
-    stride = 2 ** (m.levels - 1)
-    if d.input_shape[0] % stride or d.input_shape[1] % stride:
-        raise ConfigError(f"dataset.input_shape: height and width must be multiples of "
-                          f"2**(levels-1) = {stride}, got {d.input_shape[:2]}")
-    _positive("dataset.batch_size", d.batch_size)
-    if not 0.0 <= d.flat_fraction < 1.0:
-        raise ConfigError(f"dataset.flat_fraction: must be in [0, 1), got {d.flat_fraction}")
-    _positive("train.checkpoint_every", t.checkpoint_every)
-    _positive("train.checkpoints_to_keep", t.checkpoints_to_keep)
-    _positive("train.optimizer.learning_rate", t.optimizer.learning_rate)
-    for name in ("mae_multiplier", "mse_multiplier", "log_mse_multiplier", "level_multiplier"):
-        _positive(f"loss.{name}", getattr(cfg.loss, name), allow_zero=True)
-    if not (cfg.loss.mae_multiplier or cfg.loss.mse_multiplier or cfg.loss.log_mse_multiplier):
-        raise ConfigError("loss: mae_multiplier, mse_multiplier and log_mse_multiplier are all 0, "
-                          "so nothing trains the output; set at least one > 0")
-    if cfg.loss.level_multiplier > 0 and m.levels < 2:
-        raise ConfigError("loss.level_multiplier: supervises the coarse pyramid levels, but "
-                          "model.levels = 1; set model.levels >= 2 or level_multiplier to 0")
-    if not d.additional_noise and not d.multiplicative_noise and d.subsample_size <= 0:
-        raise ConfigError("dataset.additional_noise: no noise of any kind is configured; "
-                          "set additional_noise, multiplicative_noise or subsample_size")
-    for i, s in enumerate(d.additional_noise):
-        _positive(f"dataset.additional_noise[{i}]", s, allow_zero=True)
-    if t.epochs < 1 and t.total_steps < 1:
-        raise ConfigError("train.total_steps: set train.epochs >= 1 or train.total_steps >= 1")
-
-
 def parse_pipeline(data: Any, base_dir: str = ".") -> PipelineConfig:
     """Build a :class:`PipelineConfig` from a decoded JSON object; raises :class:`ConfigError`."""
+    from bfcnn.config_checks import validate
     from bfcnn.model_types import MODEL_TYPES  # plain list, no TensorFlow
     cfg = _build(PipelineConfig, data, "")
     cfg = dataclasses.replace(cfg, base_dir=os.path.abspath(base_dir))

@@ -25,7 +25,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from bfcnn.trainer.tflite_weights import WeightImportError
-    from bfcnn.trainer.train_loop import CheckpointMismatch, train  # TensorFlow import happens here
+    from bfcnn.trainer.checkpoints import CheckpointMismatch
+    from bfcnn.trainer.train_loop import train  # TensorFlow import happens here
     try:
         result = train(cfg, args.model_directory, progress=not args.no_progress, max_steps=args.max_steps)
     except (CheckpointMismatch, WeightImportError) as exc:

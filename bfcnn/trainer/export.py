@@ -24,7 +24,7 @@ from bfcnn.runtime.files import atomic_write_bytes
 from bfcnn.config import COLOR_MODES, PipelineConfig, parse_pipeline, resolve_path, to_dict
 from bfcnn.trainer.data.dataset import list_images, read_image
 from bfcnn.trainer.models import multiscale
-from bfcnn.trainer.train_loop import CheckpointMismatch, build_checkpoint, restore_latest
+from bfcnn.trainer.checkpoints import CheckpointMismatch, build_checkpoint, restore_latest
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 FILE_NAMES = {"none": "model.tflite", "float16": "model_float16.tflite",

@@ -14,7 +14,7 @@ import tensorflow as tf
 from bfcnn.config import load_pipeline
 from bfcnn.runtime.adaptive_filter import AdaptiveFilter, window_around
 from bfcnn.trainer.models.multiscale import BuiltModel
-from bfcnn.trainer.train_loop import build_checkpoint, restore_latest
+from bfcnn.trainer.checkpoints import build_checkpoint, restore_latest
 
 
 def load_run(model_dir: str) -> Tuple[BuiltModel, object]:

@@ -22,12 +22,11 @@ import tensorflow as tf
 
 from bfcnn.config import PipelineConfig, to_dict
 from bfcnn.trainer import losses, pruning
+from bfcnn.trainer.checkpoints import build_checkpoint, ckpt_step, restore_latest
 from bfcnn.trainer.data.dataset import Prefetcher, load_images
 from bfcnn.trainer.data.noise import corrupt
-from bfcnn.trainer.models import multiscale
 from bfcnn.trainer import tflite_weights
 from bfcnn.trainer.layers import ScaleOnlyBatchNorm
-from bfcnn.trainer.optim import make_optimizer
 from bfcnn.trainer.pyramid import PyrDown, gaussian_pyramid
 from bfcnn.trainer.visualize import image_grid, random_batch_images
 
@@ -87,51 +86,6 @@ class _StopFlag:
     def __exit__(self, *exc):
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-class LayerWeights(tf.Module):
-    """The model's variables keyed by layer name. Keras keys a functional model's checkpoint
-    by operation index, weightless ops (add, subtract) included, so any edit of the graph's
-    plumbing silently re-mapped every weight (seen: restoring a conv kernel into another
-    layer after the multiscale correction stopped using a subtraction). By name, a
-    checkpoint survives such edits and fails loudly only when a layer really changes."""
-
-    def __init__(self, model):
-        super().__init__(name="layer_weights")
-        self.by_layer = {layer.name: list(layer.weights)
-                         for layer in tflite_weights.iter_layers(model) if layer.weights}
-
-
-class CheckpointMismatch(RuntimeError):
-    """A checkpoint does not hold this config's model; the message says what to do."""
-
-
-def restore_latest(ckpt, manager) -> None:
-    """Restore the newest checkpoint and check that every model variable was in it. A silent
-    partial restore leaves random weights (seen: an export at 11 dB from a checkpoint written
-    by another graph version)."""
-    status = ckpt.restore(manager.latest_checkpoint)
-    try:
-        status.assert_existing_objects_matched()
-    except AssertionError as exc:
-        raise CheckpointMismatch(
-            f"checkpoint {manager.latest_checkpoint} does not match the model of this pipeline "
-            f"config (different architecture, or written by an older bfcnn that keyed weights by "
-            f"graph position): {str(exc)[:300]}. Use the config the run was trained with, or "
-            f"export its float .tflite with that bfcnn version and continue with "
-            f"train.initial_weights / export --weights-from") from None
-    status.expect_partial()  # optimizer slots and the like may be created later
-
-
-def build_checkpoint(cfg: PipelineConfig, model_dir: str):
-    """(built model, optimizer, step variable, checkpoint, manager) for `model_dir`."""
-    built = multiscale.build(cfg.model, cfg.loss.regularization)
-    optimizer = make_optimizer(cfg.train.optimizer)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    ckpt = tf.train.Checkpoint(weights=LayerWeights(built.full), optimizer=optimizer, step=step)
-    manager = tf.train.CheckpointManager(ckpt, os.path.join(model_dir, "checkpoints"),
-                                         max_to_keep=cfg.train.checkpoints_to_keep)
-    return built, optimizer, step, ckpt, manager
 
 
 def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
@@ -211,7 +165,6 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     rng = np.random.default_rng([t.seed, start, 7])
     began, last_loss, last_psnr, interrupted = time.time(), float("nan"), float("nan"), False
     window_t, window_n = time.time(), 0
-    pixels = d.batch_size * d.input_shape[0] * d.input_shape[1]
     step = start
     try:
         with _StopFlag() as flag:
@@ -262,7 +215,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         prefetch.close()
         if bar is not None:
             bar.close()
-        if manager.latest_checkpoint is None or int(step_var.numpy()) != _ckpt_step(manager):
+        if manager.latest_checkpoint is None or int(step_var.numpy()) != ckpt_step(manager):
             manager.save(checkpoint_number=int(step_var.numpy()))
         writer.flush()
     return TrainResult(steps=step, seconds=time.time() - began, last_loss=last_loss,
@@ -275,6 +228,10 @@ def _load_initial_weights(cfg: PipelineConfig, built) -> None:
     path = tflite_weights.locate(cfg.train.initial_weights, cfg.base_dir)
     levels = cfg.train.initial_weights_levels or None
     n = tflite_weights.load_into(built.core, path, levels)
+    if not any(isinstance(layer, ScaleOnlyBatchNorm) for layer in tflite_weights.iter_layers(built.core)):
+        print(f"initial weights: {n} layers from {path}" + (f" (levels {levels} only; the others "
+              f"start fresh)" if levels else ""), file=sys.stderr)
+        return
     d = cfg.dataset
     prefetch = Prefetcher(load_images(cfg), d, cfg.train.seed + 1, 0)
     try:
@@ -288,9 +245,4 @@ def _load_initial_weights(cfg: PipelineConfig, built) -> None:
         prefetch.close()
     bns = tflite_weights.recalibrate_batchnorm(built.core, pyramids)
     print(f"initial weights: {n} layers from {path}" + (f" (levels {levels} only; the others start "
-          f"fresh)" if levels else "") + (f" ({bns} batch norms recalibrated)" if bns else ""), file=sys.stderr)
-
-
-def _ckpt_step(manager) -> int:
-    path = manager.latest_checkpoint
-    return int(path.rsplit("-", 1)[-1]) if path else -1
+          f"fresh)" if levels else "") + f" ({bns} batch norms recalibrated)", file=sys.stderr)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import List
 
 import keras
 from keras import ops
