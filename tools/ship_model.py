@@ -7,11 +7,13 @@ card's name is NAME. Files of quantizations left out are dropped from the shippe
 yours to record.
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bfcnn.zoo import ModelCard, ModelError, verify  # noqa: E402
 
 PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bfcnn", "pretrained")
 
@@ -33,11 +35,13 @@ def main() -> int:
         print(f"error: {missing} not in the card (it has {list(card['quantization'])})", file=sys.stderr)
         return 2
     card["quantization"] = {q: card["quantization"][q] for q in keep}
-    for q, entry in card["quantization"].items():
-        with open(os.path.join(args.exported, entry["file"]), "rb") as f:
-            if hashlib.sha256(f.read()).hexdigest() != entry["sha256"]:
-                print(f"error: {entry['file']} does not match its card", file=sys.stderr)
-                return 2
+    exported = ModelCard.from_file(os.path.join(args.exported, "card.json"))
+    try:
+        for q in keep:
+            verify(exported, q)   # the file exists, is TFLite and matches the card's sha256
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     out = os.path.join(PRETRAINED, args.name)
     tmp = out + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)

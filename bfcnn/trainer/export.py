@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from bfcnn.runtime.files import atomic_write_bytes
+from bfcnn.zoo import ModelCard
 from bfcnn.config import COLOR_MODES, PipelineConfig, parse_pipeline, resolve_path, to_dict
 from bfcnn.trainer.data.dataset import list_images, read_image
 from bfcnn.trainer.models import multiscale
@@ -145,8 +146,8 @@ def _restore(cfg: PipelineConfig, checkpoint_dir: Optional[str], weights_from: O
         except tflite_weights.WeightImportError as exc:
             raise ExportError(str(exc)) from exc
         before = _card_beside(path)   # the history stays the source model's own
-        history = before.get("fine_tuned_from") or _recipe_beside(path)
-        return built, int(before.get("training_steps", 0)), history
+        history = (before.fine_tuned_from if before else {}) or _recipe_beside(path)
+        return built, before.training_steps if before else 0, history
     built, _, step_var, ckpt, manager = build_checkpoint(cfg, checkpoint_dir)
     if not manager.latest_checkpoint:
         raise ExportError(f"no checkpoint in {os.path.join(checkpoint_dir, 'checkpoints')}; "
@@ -240,10 +241,10 @@ def _source_model(cfg: PipelineConfig) -> Dict:
     before = _card_beside(locate(spec, cfg.base_dir))
     source = {"initial_weights": spec}
     if before:
-        source.update(name=before.get("name"), training_steps=before.get("training_steps"),
-                      sha256=before.get("quantization", {}).get("none", {}).get("sha256"))
-        if before.get("fine_tuned_from"):
-            source["fine_tuned_from"] = before["fine_tuned_from"]
+        source.update(name=before.name, training_steps=before.training_steps,
+                      sha256=before.quantization.get("none", {}).get("sha256"))
+        if before.fine_tuned_from:
+            source["fine_tuned_from"] = before.fine_tuned_from
     return source
 
 
@@ -257,13 +258,10 @@ def _recipe_beside(tflite_path: str) -> Dict:
         return _source_model(parse_pipeline(json.load(f), os.path.dirname(path)))
 
 
-def _card_beside(tflite_path: str) -> Dict:
-    """The card.json next to a .tflite file, or {} when there is none."""
+def _card_beside(tflite_path: str) -> Optional[ModelCard]:
+    """The card next to a .tflite file, or None when there is none."""
     card_path = os.path.join(os.path.dirname(os.path.abspath(tflite_path)), "card.json")
-    if not os.path.isfile(card_path):
-        return {}
-    with open(card_path, encoding="utf-8") as f:
-        return json.load(f)
+    return ModelCard.from_file(card_path) if os.path.isfile(card_path) else None
 
 
 def _check_image(cfg: PipelineConfig, path: str) -> np.ndarray:

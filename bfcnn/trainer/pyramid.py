@@ -57,13 +57,20 @@ class Upsample2x(keras.layers.Layer):
         return (b, None if h is None else 2 * h, None if w is None else 2 * w, c)
 
 
-@keras.saving.register_keras_serializable(package="bfcnn")
-class SpaceToDepth(keras.layers.Layer):
-    """[B, H, W, C] -> [B, H/s, W/s, s*s*C] (TFLite SPACE_TO_DEPTH): a permutation, bias-free."""
+class _PixelShuffle(keras.layers.Layer):
+    """A pixel permutation with block size `block` (no weights, bias-free)."""
 
     def __init__(self, block: int, **kwargs):
         super().__init__(**kwargs)
         self.block = block
+
+    def get_config(self):
+        return {**super().get_config(), "block": self.block}
+
+
+@keras.saving.register_keras_serializable(package="bfcnn")
+class SpaceToDepth(_PixelShuffle):
+    """[B, H, W, C] -> [B, H/s, W/s, s*s*C] (TFLite SPACE_TO_DEPTH)."""
 
     def call(self, x):
         import tensorflow as tf
@@ -74,12 +81,9 @@ class SpaceToDepth(keras.layers.Layer):
         s = self.block
         return (b, None if h is None else h // s, None if w is None else w // s, c * s * s)
 
-    def get_config(self):
-        return {**super().get_config(), "block": self.block}
-
 
 @keras.saving.register_keras_serializable(package="bfcnn")
-class DepthToSpace(SpaceToDepth):
+class DepthToSpace(_PixelShuffle):
     """[B, H, W, s*s*C] -> [B, H*s, W*s, C] (TFLite DEPTH_TO_SPACE), the inverse of SpaceToDepth."""
 
     def call(self, x):
@@ -92,9 +96,11 @@ class DepthToSpace(SpaceToDepth):
         return (b, None if h is None else h * s, None if w is None else w * s, c // (s * s))
 
 
-def gaussian_pyramid(x, levels: int):
-    """List of `levels` tensors, level 0 = x, level k = PyrDown(level k-1)."""
+def gaussian_pyramid(x, levels: int, down: "PyrDown" = None):
+    """List of `levels` tensors, level 0 = x, level k = PyrDown(level k-1). `down`: one built
+    PyrDown layer to apply at every level (inside a tf.function, where new layers per trace
+    would leave their constants in a dead graph); None creates one layer per level."""
     out = [x]
     for k in range(1, levels):
-        out.append(PyrDown(name=f"pyr_down_{k}")(out[-1]))
+        out.append((down or PyrDown(name=f"pyr_down_{k}"))(out[-1]))
     return out

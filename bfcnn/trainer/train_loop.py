@@ -126,9 +126,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     def train_step(batch_u8, seed, iterations):
         clean = (tf.cast(batch_u8, tf.float32) - d.min_value) * scale
         noisy = corrupt(clean, d, seed)
-        targets = []
-        for _ in range(cfg.model.levels - 1 if supervise_levels else 0):
-            targets.append(target_down(targets[-1] if targets else clean))
+        targets = gaussian_pyramid(clean, cfg.model.levels, target_down)[1:] if supervise_levels else []
         with tf.GradientTape() as tape:
             out, coarse = forward(noisy)
             for _ in tf.range(iterations - 1):
@@ -228,21 +226,26 @@ def _load_initial_weights(cfg: PipelineConfig, built) -> None:
     path = tflite_weights.locate(cfg.train.initial_weights, cfg.base_dir)
     levels = cfg.train.initial_weights_levels or None
     n = tflite_weights.load_into(built.core, path, levels)
+    bns = _recalibrate_batchnorm(cfg, built)
+    print(f"initial weights: {n} layers from {path}" + (f" (levels {levels} only; the others start "
+          f"fresh)" if levels else "") + (f" ({bns} batch norms recalibrated)" if bns else ""), file=sys.stderr)
+
+
+def _recalibrate_batchnorm(cfg: PipelineConfig, built) -> int:
+    """Measure the batch-norm moments on 8 noisy training batches (no dataset pass when the
+    model has no batch norm). Returns the number of layers recalibrated."""
     if not any(isinstance(layer, ScaleOnlyBatchNorm) for layer in tflite_weights.iter_layers(built.core)):
-        print(f"initial weights: {n} layers from {path}" + (f" (levels {levels} only; the others "
-              f"start fresh)" if levels else ""), file=sys.stderr)
-        return
+        return 0
     d = cfg.dataset
     prefetch = Prefetcher(load_images(cfg), d, cfg.train.seed + 1, 0)
+    down = PyrDown(name="recalibration_down")
     try:
         batches = iter(prefetch)
         pyramids = []
         for i in range(8):
             clean = (tf.cast(next(batches), tf.float32) - d.min_value) / (d.max_value - d.min_value)
             noisy = corrupt(clean, d, tf.constant([cfg.train.seed + 1, i], tf.int32))
-            pyramids.append([np.asarray(x) for x in gaussian_pyramid(noisy, cfg.model.levels)])
+            pyramids.append([np.asarray(x) for x in gaussian_pyramid(noisy, cfg.model.levels, down)])
     finally:
         prefetch.close()
-    bns = tflite_weights.recalibrate_batchnorm(built.core, pyramids)
-    print(f"initial weights: {n} layers from {path}" + (f" (levels {levels} only; the others start "
-          f"fresh)" if levels else "") + f" ({bns} batch norms recalibrated)", file=sys.stderr)
+    return tflite_weights.recalibrate_batchnorm(built.core, pyramids)
