@@ -94,7 +94,7 @@ def main() -> None:
                    help="sigmas at which BM3D runs (default: all; it costs ~1-2 min per megapixel)")
     p.add_argument("--models", nargs="*", default=None)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--no-write", action="store_true")
+    p.add_argument("--no-write", action="store_true", help="print the table only: no RESULTS.md, no plots")
     args = p.parse_args()
     runners = methods(args)
     # results[(protocol, set, sigma, method)] -> list of (psnr, ssim), seconds, megapixels
@@ -129,10 +129,10 @@ def main() -> None:
         rows.append([protocol, set_name, int(sigma), name, len(r["psnr"]), round(float(np.mean(r["psnr"])), 2),
                      round(float(np.mean(r["ssim"])), 4) if r["ssim"] else "", round(r["seconds"] / r["mp"], 3)])
     body = table(["protocol", "set", "sigma", "method", "images", "PSNR dB", "SSIM", "s / MP"], rows)
-    _plot(res, args)
     if args.no_write:
         print(body)
     else:
+        _plot(res, args)
         publish("Quality: PSNR / SSIM vs classical peers", body,
                 "Rows '(first N)' compare every method with BM3D on the same N images. "
                 "Plots: benchmarks/quality_psnr_vs_sigma.png, benchmarks/quality_psnr_vs_fps.png.")

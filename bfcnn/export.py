@@ -25,7 +25,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                         choices=["none", "float16", "dynamic", "int8"])
     parser.add_argument("--name", default="", help="model name for card.json (default: folder name)")
     parser.add_argument("--check-image", default="", help="image for the TFLite-vs-Keras check")
+    parser.add_argument("--equalize", default="auto", metavar="STRENGTH",
+                        help="int8 only: rescale residual-stream channels towards equal range before "
+                             "quantizing (exact in float): auto (default), or 0-1 with 0 = off")
     args = parser.parse_args(argv)
+    if args.equalize != "auto":
+        raw = args.equalize
+        try:
+            args.equalize = float(raw)
+        except ValueError:
+            args.equalize = -1.0
+        if not 0.0 <= args.equalize <= 1.0:
+            parser.error(f"--equalize must be auto or a number from 0 (off) to 1, got {raw!r}")
 
     from bfcnn.config import ConfigError, load_pipeline
     try:
@@ -37,7 +48,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     name = args.name or os.path.basename(os.path.normpath(args.output_directory))
     try:
         card = export(cfg, args.checkpoint_directory, args.output_directory, name,
-                      args.quantization, args.to_tflite, args.check_image, weights_from=args.weights_from)
+                      args.quantization, args.to_tflite, args.check_image, weights_from=args.weights_from,
+                      equalization=args.equalize)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -50,6 +62,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             continue
         print(f"  {q:8s} {r['psnr_vs_clean']:.2f} dB vs clean, {r['psnr_vs_float']:.2f} dB vs float, "
               f"max |diff| {r['max_abs_diff_vs_keras']:.2e}")
+    if "int8_equalization" in card:
+        print("  int8 equalization: " + json.dumps(card["int8_equalization"]))
     print("  times (s): " + json.dumps(card["export_seconds"]))
     return 0
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -24,6 +24,7 @@ from bfcnn.runtime.files import atomic_write_bytes
 from bfcnn.zoo import ModelCard
 from bfcnn.config import COLOR_MODES, PipelineConfig, parse_pipeline, resolve_path, to_dict
 from bfcnn.trainer.data.dataset import list_images, read_image
+from bfcnn.trainer import equalize
 from bfcnn.trainer.models import multiscale
 from bfcnn.trainer.checkpoints import CheckpointMismatch, build_checkpoint, restore_latest
 
@@ -161,9 +162,11 @@ def _restore(cfg: PipelineConfig, checkpoint_dir: Optional[str], weights_from: O
 
 def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, name: str,
            quantizations: Sequence[str] = ("none",), to_tflite: bool = True,
-           check_image: str = "", sigma: float = 25.0, weights_from: Optional[str] = None) -> Dict:
+           check_image: str = "", sigma: float = 25.0, weights_from: Optional[str] = None,
+           equalization: Union[float, str] = "auto") -> Dict:
     """Export the latest checkpoint in `checkpoint_dir` (or the weights of the float TFLite
-    `weights_from`); returns the card (also written)."""
+    `weights_from`); returns the card (also written). `equalization` ("auto", or 0-1 with 0 =
+    off) rescales the residual streams before the int8 conversion only (trainer/equalize.py)."""
     for q in quantizations:
         if q not in QUANTIZATIONS:
             raise ExportError(f"--quantization {q!r} is not valid; choose from {', '.join(QUANTIZATIONS)}")
@@ -186,12 +189,13 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     pyr = numpy_pyramid(noisy, levels)
     keras_out = np.asarray(built.core(pyr))
     report = {"keras": {"psnr_vs_clean": _psnr(keras_out[0], clean), "psnr_noisy": _psnr(noisy, clean)}}
-    files = {}
+    files, notes = {}, {}
     if to_tflite:
         calib = _calibration_images(cfg) if "int8" in quantizations else []
         for q in quantizations:
             t0 = time.time()
-            flat = convert(built.core, levels, q, calib)
+            flat = _convert_equalized(built, cfg, levels, q, calib, equalization, notes) \
+                if q == "int8" else convert(built.core, levels, q, calib)
             check_builtin_only(flat)
             timings[f"{q}_s"] = round(time.time() - t0, 2)
             out = run_tflite(flat, pyr)
@@ -223,12 +227,29 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
                            "subsample_size": cfg.dataset.subsample_size},
         "training_steps": steps,
         "fine_tuned_from": source,
-        "quantization": files, "export_check": {"sigma": sigma, **report},
+        "quantization": files, "export_check": {"sigma": sigma, **report}, **notes,
         "export_seconds": timings,
     }
     atomic_write_bytes(os.path.join(output_dir, "card.json"), json.dumps(card, indent=2).encode())
     atomic_write_bytes(os.path.join(output_dir, "pipeline.json"), json.dumps(to_dict(cfg), indent=2).encode())
     return card
+
+
+def _convert_equalized(built, cfg: PipelineConfig, levels: int, q: str, calib, strength: Union[float, str],
+                       notes: Dict) -> bytes:
+    """int8 conversion of the core with its residual streams equalized; weights restored after,
+    so every other file is written from the trained weights as they are."""
+    why = "off (--equalize 0)" if strength == 0 else equalize.unsupported_reason(cfg.model)
+    if why:
+        notes["int8_equalization"] = {"applied": False, "why": why}
+        return convert(built.core, levels, q, calib)
+    saved = built.core.get_weights()
+    try:
+        scales = equalize.equalize(built.core, cfg.model, [numpy_pyramid(c, levels) for c in calib], strength)
+        notes["int8_equalization"] = {"applied": True, "strength": strength, "max_scale": scales}
+        return convert(built.core, levels, q, calib)
+    finally:
+        built.core.set_weights(saved)
 
 
 def _source_model(cfg: PipelineConfig) -> Dict:
