@@ -26,7 +26,7 @@ COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
 ACTIVATIONS = ("relu", "linear", "leaky_relu")
 FINAL_ACTIVATIONS = ("linear", "tanh", "sigmoid", "hard_sigmoid")
 REGULARIZERS = ("none", "l1", "l2", "l1_l2")
-NOISE_SAMPLING = ("choice", "uniform", "log_uniform")
+NOISE_SAMPLING = ("choice", "uniform", "log_uniform", "mixed")
 DISTRIBUTE = ("none", "mirrored", "multi_worker_mirrored")
 
 

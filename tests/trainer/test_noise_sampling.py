@@ -23,3 +23,11 @@ def test_uniform_is_uniform():
     s = _draw("uniform")
     assert abs(np.median(s) - 38.0) < 1.5
     assert abs(np.mean(s < 5) - 4 / 74) < 0.01
+
+
+def test_mixed_is_half_each():
+    s = _draw("mixed")
+    assert 1.0 - 1e-3 <= s.min() and s.max() <= 75.0 + 1e-3
+    # P(sigma < 5) = (4/74 + ln5/ln75) / 2 = 0.21; P(sigma > 50) = (25/74 + ln1.5/ln75) / 2 = 0.22
+    assert abs(np.mean(s < 5) - 0.213) < 0.015
+    assert abs(np.mean(s > 50) - 0.216) < 0.015

@@ -2,7 +2,8 @@
 
 clean: float32 [B, H, W, C] in [0, 1]. Each batch draws one of the enabled corruption types
 (additive Gaussian, multiplicative Gaussian, subsampling); additive sigma is drawn per
-image from `additional_noise` (choice) or uniformly between its min and max (uniform),
+image from `additional_noise` (choice), uniformly between its min and max (uniform), log-uniformly
+(log_uniform) or half and half (mixed),
 in 0-255 units. With clip_value / round_values the noisy image is clipped to [0, 1] and
 rounded to the uint8 grid: what a camera really hands the runtime.
 """
@@ -21,16 +22,23 @@ def _blur3(x: tf.Tensor) -> tf.Tensor:
 
 
 def _sigmas(d: DatasetConfig, batch: int, seed: tf.Tensor) -> tf.Tensor:
+    """Per-image sigma, float32 [batch], in [0, 1] units (grey levels / 255)."""
     values = tf.constant(d.additional_noise, tf.float32) / 255.0
-    if d.noise_sampling == "uniform":
-        lo, hi = tf.reduce_min(values), tf.reduce_max(values)
-        return tf.random.stateless_uniform([batch], seed, lo, hi)
-    if d.noise_sampling == "log_uniform":
-        # as many images at sigma 1-5 as at 15-75: uniform sampling starves the low end
-        lo = tf.maximum(tf.reduce_min(values), 1.0 / 255.0)
-        hi = tf.reduce_max(values)
-        u = tf.random.stateless_uniform([batch], seed, 0.0, 1.0)
-        return tf.exp(tf.math.log(lo) + u * (tf.math.log(hi) - tf.math.log(lo)))
+    lo, hi = tf.reduce_min(values), tf.reduce_max(values)
+    if d.noise_sampling in ("uniform", "log_uniform", "mixed"):
+        seeds = tf.random.experimental.stateless_split(seed, 3)
+        uniform = tf.random.stateless_uniform([batch], seeds[0], lo, hi)
+        # log-uniform: as many images at sigma 1-5 as at 15-75; uniform starves the low end
+        log_lo = tf.math.log(tf.maximum(lo, 1.0 / 255.0))
+        u = tf.random.stateless_uniform([batch], seeds[1], 0.0, 1.0)
+        log_uniform = tf.exp(log_lo + u * (tf.math.log(hi) - log_lo))
+        if d.noise_sampling == "uniform":
+            return uniform
+        if d.noise_sampling == "log_uniform":
+            return log_uniform
+        # mixed: each image flips a coin, so the low end is covered without starving the top
+        coin = tf.random.stateless_uniform([batch], seeds[2], 0.0, 1.0) < 0.5
+        return tf.where(coin, uniform, log_uniform)
     idx = tf.random.stateless_uniform([batch], seed, 0, len(d.additional_noise), dtype=tf.int32)
     return tf.gather(values, idx)
 
