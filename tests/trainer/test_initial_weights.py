@@ -60,9 +60,9 @@ def test_unknown_initial_weights_name_fails_with_the_list(tmp_path):
         tflite_weights.locate("edge_grey_realtime", str(tmp_path))
 
 
-def _first_logged_step(tmp_path, datasets, initial_weights: str) -> dict:
+def _first_logged_step(tmp_path, datasets, initial_weights: str, config: str = "edge_gray_realtime") -> dict:
     from bfcnn.trainer.train_loop import train
-    cfg = json.load(open(os.path.join(REPO, "configs", "edge_gray_realtime.json")))
+    cfg = json.load(open(os.path.join(REPO, "configs", f"{config}.json")))
     cfg["dataset"]["directory"] = os.path.join(datasets, "Train400")
     cfg["dataset"].update(batch_size=4, input_shape=[64, 64, 1])
     cfg["train"].update(total_steps=20, checkpoint_every=20, visualization_every=0,
@@ -83,6 +83,39 @@ def test_training_starts_from_the_shipped_function(tmp_path, datasets):
     assert shipped["psnr"] > shipped["psnr_noisy"] + 4.0
     assert fresh["psnr"] < fresh["psnr_noisy"] + 1.0
     assert shipped["psnr_noisy"] == pytest.approx(fresh["psnr_noisy"])   # same batches
+
+
+def test_batchnorm_model_starts_from_the_shipped_function(tmp_path, datasets):
+    """resnet_5x5_bn_3x3 has 30 batch norms: the float file holds only their folded scales, so
+    the loader measures the moments on training batches and splits each scale into gamma and
+    moment; with statistics frozen the first batch is denoised like the shipped model."""
+    shipped = _first_logged_step(tmp_path, datasets, "resnet_5x5_bn_3x3", config="resnet_5x5_bn_3x3")
+    assert shipped["psnr"] > shipped["psnr_noisy"] + 4.0
+
+
+def test_recalibration_keeps_the_function_and_measures_the_moments():
+    from bfcnn.trainer import tflite_weights
+    from bfcnn.trainer.export import numpy_pyramid
+    from bfcnn.trainer.layers import ScaleOnlyBatchNorm
+    from bfcnn.trainer.models import multiscale
+    import keras
+    cfg = parse_pipeline({"model": {"levels": 2, "filters": 8, "no_layers": 2, "batchnorm": True,
+                                    "input_shape": ["?", "?", 1]}})
+    built = multiscale.build(cfg.model)
+    rng = np.random.default_rng(0)
+    bns = [l for l in tflite_weights.iter_layers(built.core) if isinstance(l, ScaleOnlyBatchNorm)]
+    for bn in bns:   # what a TFLite import leaves: moment 1, gamma = the folded scale
+        bn.set_weights([rng.uniform(0.5, 4.0, 8).astype(np.float32), np.ones(8, np.float32)])
+    pyrs = [numpy_pyramid(rng.random((32, 32, 1), dtype=np.float32), 2) for _ in range(3)]
+    before = [np.asarray(built.core(p)) for p in pyrs]
+    assert tflite_weights.recalibrate_batchnorm(built.core, pyrs) == len(bns) == 6
+    probe = keras.Model(built.core.inputs, [bn.input for bn in bns])
+    measured = np.mean([[np.mean(np.square(np.asarray(o)), axis=(0, 1, 2)) for o in probe(p)] for p in pyrs], axis=0)
+    for bn, want in zip(bns, measured):
+        np.testing.assert_allclose(bn.get_weights()[1], want, rtol=1e-5)
+        assert not np.allclose(want, 1.0)                 # a real change, not a no-op
+    for p, b in zip(pyrs, before):
+        np.testing.assert_allclose(np.asarray(built.core(p)), b, rtol=1e-4, atol=1e-6)
 
 
 def test_loss_terms_are_validated():
