@@ -261,7 +261,8 @@ def bias_free_breakers(m: ModelConfig) -> List[str]:
     """Options that add a constant somewhere and so break f(a*y) = a*f(y). Empty when bias-free."""
     reasons = []
     if m.use_bias:
-        reasons.append("model.use_bias = true adds a bias to every convolution")
+        reasons.append("model.use_bias = true adds a bias to every convolution (and a mean and beta "
+                       "to every batch norm)")
     if m.final_activation != "linear":
         reasons.append(f"model.final_activation = {m.final_activation!r} saturates")
     if m.clip_values:

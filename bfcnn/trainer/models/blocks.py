@@ -22,9 +22,18 @@ def conv(spec: BackboneSpec, filters: int, name: str, kernel_size: int = 0):
         kernel_initializer=spec.kernel_initializer, kernel_regularizer=regularizer(spec), name=name)
 
 
+def norm(spec: BackboneSpec, name: str):
+    """Batch norm: scale-only (bias-free) by default; with use_bias the standard Keras layer,
+    which subtracts the batch mean and adds beta (the biased twin of the paper's experiment:
+    DnCNN's additive constants sit in its batch norms as much as in its convolutions)."""
+    if spec.use_bias:
+        return keras.layers.BatchNormalization(name=name)
+    return ScaleOnlyBatchNorm(name=name)
+
+
 def norm_act(spec: BackboneSpec, x, name: str):
     if spec.batchnorm:
-        x = ScaleOnlyBatchNorm(name=f"{name}_bn")(x)
+        x = norm(spec, f"{name}_bn")(x)
     if spec.activation == "relu":
         return keras.layers.ReLU(name=f"{name}_relu")(x)
     if spec.activation == "leaky_relu":

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import keras
 
-from bfcnn.trainer.layers import RelativeSparseReLU, ScaleOnlyBatchNorm
-from bfcnn.trainer.models.blocks import conv, head, stem
+from bfcnn.trainer.layers import RelativeSparseReLU
+from bfcnn.trainer.models.blocks import conv, head, norm, stem
 from bfcnn.trainer.registry import BackboneSpec, register
 
 
@@ -16,7 +16,7 @@ from bfcnn.trainer.registry import BackboneSpec, register
 def build(x, spec: BackboneSpec):
     x = stem(spec, x)
     for i in range(spec.no_layers):
-        y = ScaleOnlyBatchNorm(name=f"{spec.name}_b{i}_bn")(x) if spec.batchnorm else x
+        y = norm(spec, f"{spec.name}_b{i}_bn")(x) if spec.batchnorm else x
         y = RelativeSparseReLU(spec.sparsity, name=f"{spec.name}_b{i}_sparse")(y)
         y = conv(spec, spec.filters, f"{spec.name}_b{i}_conv")(y)
         x = keras.layers.Add(name=f"{spec.name}_b{i}_add")([x, y])
