@@ -35,6 +35,8 @@ def main() -> int:
         print(f"error: {missing} not in the card (it has {list(card['quantization'])})", file=sys.stderr)
         return 2
     card["quantization"] = {q: card["quantization"][q] for q in keep}
+    if "int8" not in keep:
+        card.pop("int8_equalization", None)   # describes a file that is not shipped
     exported = ModelCard.from_file(os.path.join(args.exported, "card.json"))
     try:
         for q in keep:

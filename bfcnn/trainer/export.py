@@ -8,6 +8,7 @@ refused, because plain LiteRT on a Pi cannot run it.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ from bfcnn.runtime.files import atomic_write_bytes
 from bfcnn.zoo import ModelCard
 from bfcnn.config import COLOR_MODES, PipelineConfig, parse_pipeline, resolve_path, to_dict
 from bfcnn.trainer.data.dataset import list_images, read_image
-from bfcnn.trainer import equalize
+from bfcnn.trainer import dead_levels, equalize
 from bfcnn.trainer.models import multiscale
 from bfcnn.trainer.checkpoints import CheckpointMismatch, build_checkpoint, restore_latest
 
@@ -171,6 +172,13 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
         if q not in QUANTIZATIONS:
             raise ExportError(f"--quantization {q!r} is not valid; choose from {', '.join(QUANTIZATIONS)}")
     built, steps, source = _restore(cfg, checkpoint_dir, weights_from)
+    unpruned, unpruned_cfg = built, cfg
+    calib = _calibration_images(cfg)
+    built, model_cfg, pruned = dead_levels.prune_dead_levels(
+        built, cfg.model, [numpy_pyramid(c, cfg.model.levels) for c in calib], cfg.loss.regularization)
+    if pruned:
+        print(f"note: levels {pruned['levels'][0]} -> {pruned['levels'][1]}: {pruned['why']}", file=sys.stderr)
+        cfg = dataclasses.replace(cfg, model=model_cfg)
     os.makedirs(output_dir, exist_ok=True)
     t0 = time.time()
     saved = os.path.join(output_dir, "saved_model")
@@ -182,16 +190,21 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     timings = {"saved_model_s": round(time.time() - t0, 2)}
 
     levels, channels = cfg.model.levels, cfg.model.channels
-    clean = _check_image(cfg, check_image)
+    clean = _check_image(unpruned_cfg, check_image)   # cropped to the unpruned model's stride
     rng = np.random.default_rng(0)
     noisy = np.clip(np.round(clean * 255 + rng.normal(0, sigma, clean.shape)), 0, 255) / 255.0
     noisy = noisy.astype(np.float32)
     pyr = numpy_pyramid(noisy, levels)
     keras_out = np.asarray(built.core(pyr))
+    if pruned:
+        before = np.asarray(unpruned.core(numpy_pyramid(noisy, pruned["levels"][0])))
+        diff = float(np.max(np.abs(before - keras_out)))
+        if diff > 1e-5:
+            raise ExportError(f"internal check failed: removing the dead top level changed the "
+                              f"output by {diff:.2e} (please report this with the checkpoint)")
     report = {"keras": {"psnr_vs_clean": _psnr(keras_out[0], clean), "psnr_noisy": _psnr(noisy, clean)}}
     files, notes = {}, {}
     if to_tflite:
-        calib = _calibration_images(cfg) if "int8" in quantizations else []
         for q in quantizations:
             t0 = time.time()
             flat = _convert_equalized(built, cfg, levels, q, calib, equalization, notes) \
@@ -228,6 +241,7 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
         "training_steps": steps,
         "fine_tuned_from": source,
         "quantization": files, "export_check": {"sigma": sigma, **report}, **notes,
+        **({"pruned_levels": pruned} if pruned else {}),
         "export_seconds": timings,
     }
     atomic_write_bytes(os.path.join(output_dir, "card.json"), json.dumps(card, indent=2).encode())
@@ -243,6 +257,7 @@ def _convert_equalized(built, cfg: PipelineConfig, levels: int, q: str, calib, s
     if why:
         notes["int8_equalization"] = {"applied": False, "why": why}
         return convert(built.core, levels, q, calib)
+    _refuse_zero_range_levels(built, levels, calib)
     saved = built.core.get_weights()
     try:
         scales = equalize.equalize(built.core, cfg.model, [numpy_pyramid(c, levels) for c in calib], strength)
@@ -250,6 +265,24 @@ def _convert_equalized(built, cfg: PipelineConfig, levels: int, q: str, calib, s
         return convert(built.core, levels, q, calib)
     finally:
         built.core.set_weights(saved)
+
+
+def _refuse_zero_range_levels(built, levels: int, calib) -> None:
+    """A level whose network outputs 0 on every calibration image gets a zero int8 range, and
+    the TFLite interpreter then aborts the process (no exception). Refuse it here instead."""
+    import keras
+    core = built.core
+    probe = keras.Model(core.inputs, [core.get_layer(f"level{k}_out").output for k in range(levels)])
+    peak = np.zeros(levels)
+    for img in calib:
+        outs = probe(numpy_pyramid(img, levels))
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        peak = np.maximum(peak, [float(np.max(np.abs(np.asarray(o)))) for o in outs])
+    dead = [k for k in range(levels) if peak[k] == 0.0]
+    if dead:
+        raise ExportError(f"level(s) {dead} output exactly 0 on every calibration image (dead ReLUs), "
+                          f"which int8 cannot represent (TFLite aborts); export without int8, or "
+                          f"retrain those levels (train.initial_weights_levels keeps the others)")
 
 
 def _source_model(cfg: PipelineConfig) -> Dict:

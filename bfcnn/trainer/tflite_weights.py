@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, Optional, Sequence
+from typing import List, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -89,11 +89,18 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None) -> int:
     """Assign the weights of float TFLite `path` to Keras `core` (the multiscale core model).
     `levels`: load only the layers of these pyramid levels (e.g. [1, 2, 3] when level 0 is
     new), the others keep their fresh initialisation; None loads every layer.
+    A file whose top levels were removed at export as dead (card: pruned_levels) loads into
+    the full architecture as the same function: those levels' output convs and the highest
+    kept level's correction conv are zeroed (their contribution was exactly 0), the rest of
+    them start fresh, so fine-tuning can bring them back.
     Returns the number of layers loaded. Raises WeightImportError naming the first mismatch."""
     constants = read_constants(path)
+    absent = _absent_top_levels(core, constants)
     loaded = 0
     for layer in iter_layers(core):
         if not layer.weights:
+            continue
+        if absent and _zero_if_absent(layer, absent):
             continue
         if levels is not None and _level_of(layer.name) not in levels:
             continue
@@ -113,6 +120,36 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None) -> int:
                                     f"checkpoint instead")
         loaded += 1
     return loaded
+
+
+def _absent_top_levels(core, constants) -> List[int]:
+    """Levels of `core` (contiguous from the top) with no stem in the file: pruned at export."""
+    names = {layer.name for layer in iter_layers(core)}
+    levels = sorted({_level_of(n) for n in names if re.match(r"level\d+_stem$", n)})
+    absent = []
+    for k in reversed(levels):
+        try:
+            _find(constants, f"level{k}_stem", "convolution")
+            break
+        except KeyError:
+            absent.append(k)
+    if len(absent) == len(levels):
+        return []          # nothing matches: let the normal path name the first missing layer
+    return absent
+
+
+def _zero_if_absent(layer, absent: List[int]) -> bool:
+    """Handle a layer of a pruned level (or the correction conv above the kept top): True if done."""
+    level = _level_of(layer.name)
+    kept_top = min(absent) - 1
+    if level in absent:
+        if layer.name == f"level{level}_out":
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+        return True
+    if level == kept_top and layer.name == f"level{level}_stem_c":
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+        return True
+    return False
 
 
 def _conv_kernel(constants, name: str, shape: tuple, path: str) -> np.ndarray:
