@@ -140,6 +140,7 @@ class DatasetConfig:
     additional_noise: List[float] = field(default_factory=lambda: [5.0, 10.0, 20.0])
     noise_sampling: str = "choice"
     multiplicative_noise: List[float] = field(default_factory=list)
+    gray_fraction: float = 0.0     # colour only: share of images turned gray, noise identical in all planes
     crops_per_image: int = 8
     cache_decoded: bool = True
 

@@ -32,6 +32,11 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
     _choice("train.distribute", t.distribute, DISTRIBUTE)
     _choice("dataset.color_mode", d.color_mode, tuple(COLOR_MODES))
     _choice("dataset.noise_sampling", d.noise_sampling, NOISE_SAMPLING)
+    if not 0.0 <= d.gray_fraction <= 1.0:
+        raise ConfigError(f"dataset.gray_fraction: must be between 0 and 1, got {d.gray_fraction}")
+    if d.gray_fraction > 0 and d.color_mode != "rgb":
+        raise ConfigError(f"dataset.gray_fraction: only for color_mode 'rgb' (gray frames reaching a "
+                          f"colour model), got color_mode {d.color_mode!r}; set it to 0")
     if not 1 <= m.levels <= 8:
         raise ConfigError(f"model.levels: must be between 1 and 8, got {m.levels}")
     for name in ("filters", "no_layers"):

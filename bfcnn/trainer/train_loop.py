@@ -24,7 +24,7 @@ from bfcnn.config import PipelineConfig, to_dict
 from bfcnn.trainer import losses, pruning
 from bfcnn.trainer.checkpoints import build_checkpoint, ckpt_step, restore_latest
 from bfcnn.trainer.data.dataset import Prefetcher, load_images
-from bfcnn.trainer.data.noise import corrupt
+from bfcnn.trainer.data.noise import corrupt, gray_some
 from bfcnn.trainer import tflite_weights
 from bfcnn.trainer.layers import ScaleOnlyBatchNorm
 from bfcnn.trainer.pyramid import PyrDown, gaussian_pyramid
@@ -125,7 +125,8 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     @tf.function(jit_compile=t.jit_compile, reduce_retracing=True)
     def train_step(batch_u8, seed, iterations):
         clean = (tf.cast(batch_u8, tf.float32) - d.min_value) * scale
-        noisy = corrupt(clean, d, seed)
+        clean, gray = gray_some(clean, d, seed)
+        noisy = corrupt(clean, d, seed, gray)
         targets = gaussian_pyramid(clean, cfg.model.levels, target_down)[1:] if supervise_levels else []
         with tf.GradientTape() as tape:
             out, coarse = forward(noisy)
