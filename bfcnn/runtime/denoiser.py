@@ -3,11 +3,14 @@
 Frames: HxW, HxWx1 or HxWx3 (BGR, as OpenCV and picamera2's RGB888 hand them over),
 uint8 in [0, 255] or float32 in [0, 1], any size from 1x1, any strides.
 Gray model on a colour frame: each channel is denoised on its own (3 passes).
-Colour model on a gray frame: the gray plane is repeated to BGR and the output averaged.
+Colour model on a gray frame: the gray plane is repeated to BGR and the output averaged. It
+works but removes little noise (identical noise in all three planes is not what colour models
+learn: ~1 dB at sigma 25), so it warns once per Denoiser: use a gray model for gray cameras.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from typing import List, Optional
 
 import numpy as np
@@ -50,6 +53,7 @@ class Denoiser:
             raise ValueError(f"tile_workers must be a positive integer, got {tile_workers!r}")
         self.quantization = quantization
         self.num_threads = int(num_threads or os.cpu_count() or 1)
+        self._warned_gray = False
         self.tile = tile
         path = verify(self.card, quantization)
         self._model = TFLiteModel(path, self.num_threads)
@@ -77,6 +81,11 @@ class Denoiser:
         elif c_model == 1:
             out = np.concatenate([self._denoise(image[:, :, i:i + 1], scale) for i in range(c_in)], axis=2)
         else:  # colour model, gray frame
+            if not self._warned_gray:
+                self._warned_gray = True
+                warnings.warn(f"{self.card.name} is a colour model: on gray frames it removes little noise "
+                              f"(~1 dB at sigma 25); use edge_gray_realtime or edge_gray_quality for a gray "
+                              f"camera", RuntimeWarning, stacklevel=2)
             out = self._denoise(np.repeat(image, c_model, axis=2), scale).mean(axis=2, keepdims=True)
         if dtype == np.uint8:
             result = np.clip(np.rint(out * np.float32(255.0)), 0, 255).astype(np.uint8)
