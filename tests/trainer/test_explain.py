@@ -14,6 +14,8 @@ from tests.trainer.tiny import tiny_config
 
 
 def _model(kind, levels, **extra):
+    import keras
+    keras.utils.set_random_seed(0)   # unseeded inits made sparse_resnet-3 fail about 1 run in 20
     cfg = parse_pipeline({"model": {"type": kind, "levels": levels, "filters": 8, "no_layers": 2, **extra},
                           "dataset": {"input_shape": [32, 32, 1]}})
     return multiscale.build(cfg.model), cfg

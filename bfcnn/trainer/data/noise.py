@@ -22,23 +22,29 @@ def _blur3(x: tf.Tensor) -> tf.Tensor:
 
 
 def _sigmas(d: DatasetConfig, batch: int, seed: tf.Tensor) -> tf.Tensor:
-    """Per-image sigma, float32 [batch], in [0, 1] units (grey levels / 255)."""
+    """Per-image sigma, float32 [batch], in [0, 1] units (grey levels / 255). The uniform and
+    log-uniform draws use `seed` as they always did, so older recipes train as before."""
     values = tf.constant(d.additional_noise, tf.float32) / 255.0
     lo, hi = tf.reduce_min(values), tf.reduce_max(values)
-    if d.noise_sampling in ("uniform", "log_uniform", "mixed"):
-        seeds = tf.random.experimental.stateless_split(seed, 3)
-        uniform = tf.random.stateless_uniform([batch], seeds[0], lo, hi)
-        # log-uniform: as many images at sigma 1-5 as at 15-75; uniform starves the low end
+
+    def uniform(s):
+        return tf.random.stateless_uniform([batch], s, lo, hi)
+
+    def log_uniform(s):
+        # as many images at sigma 1-5 as at 15-75: uniform sampling starves the low end
         log_lo = tf.math.log(tf.maximum(lo, 1.0 / 255.0))
-        u = tf.random.stateless_uniform([batch], seeds[1], 0.0, 1.0)
-        log_uniform = tf.exp(log_lo + u * (tf.math.log(hi) - log_lo))
-        if d.noise_sampling == "uniform":
-            return uniform
-        if d.noise_sampling == "log_uniform":
-            return log_uniform
-        # mixed: each image flips a coin, so the low end is covered without starving the top
+        u = tf.random.stateless_uniform([batch], s, 0.0, 1.0)
+        return tf.exp(log_lo + u * (tf.math.log(hi) - log_lo))
+
+    if d.noise_sampling == "uniform":
+        return uniform(seed)
+    if d.noise_sampling == "log_uniform":
+        return log_uniform(seed)
+    if d.noise_sampling == "mixed":
+        # each image flips a coin, so the low end is covered without starving the top
+        seeds = tf.random.experimental.stateless_split(seed, 3)
         coin = tf.random.stateless_uniform([batch], seeds[2], 0.0, 1.0) < 0.5
-        return tf.where(coin, uniform, log_uniform)
+        return tf.where(coin, uniform(seeds[0]), log_uniform(seeds[1]))
     idx = tf.random.stateless_uniform([batch], seed, 0, len(d.additional_noise), dtype=tf.int32)
     return tf.gather(values, idx)
 
