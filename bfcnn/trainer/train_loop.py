@@ -130,7 +130,9 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         targets = gaussian_pyramid(clean, cfg.model.levels, target_down)[1:] if supervise_levels else []
         with tf.GradientTape() as tape:
             out, coarse = forward(noisy)
-            for _ in tf.range(iterations - 1):
+            # `iterations` is a Python int (one trace per value in iterations_choice): a tf.range
+            # loop here has no static trip count, which XLA (train.jit_compile) cannot compile
+            for _ in range(iterations - 1):
                 out, coarse = forward(out)
             terms = losses.denoise_loss(cfg.loss, out, clean, coarse, targets)
             reg = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
@@ -175,7 +177,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                 batch = next(batches)
                 iters = int(rng.choice(t.iterations_choice))
                 seed = tf.constant([t.seed, step], tf.int32)
-                loss, p_out, p_in = run_step(batch, seed, tf.constant(iters))
+                loss, p_out, p_in = run_step(batch, seed, iters)
                 step += 1
                 step_var.assign(step)
                 window_n += 1
