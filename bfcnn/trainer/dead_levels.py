@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from bfcnn.config import ModelConfig
+from bfcnn.trainer.equalize import channel_peaks
 
 
 def top_level_is_dead(core: keras.Model, cfg: ModelConfig, pyramids: Sequence[List[np.ndarray]]) -> bool:
@@ -29,9 +30,14 @@ def top_level_is_dead(core: keras.Model, cfg: ModelConfig, pyramids: Sequence[Li
     (each a list of [1, h_k, w_k, C] float32 arrays in [0, 1], level 0 first)."""
     if cfg.levels < 2:
         return False
-    out = core.get_layer(f"level{cfg.levels - 1}_out").output
-    probe = keras.Model(core.inputs, out)
-    return all(float(np.max(np.abs(np.asarray(probe(p))))) == 0.0 for p in pyramids)
+    return bool(dead_level_outputs(core, [cfg.levels - 1], pyramids))
+
+
+def dead_level_outputs(core: keras.Model, levels: Sequence[int], pyramids: Sequence[List[np.ndarray]]) -> List[int]:
+    """The pyramid levels among `levels` whose network output is exactly 0 on every pyramid in
+    `pyramids` (such a level gets a zero int8 range)."""
+    outs = [core.get_layer(f"level{k}_out").output for k in levels]
+    return [k for k, peak in zip(levels, channel_peaks(core, outs, pyramids)) if peak.max() == 0.0]
 
 
 def _drop_top(cfg: ModelConfig) -> ModelConfig:

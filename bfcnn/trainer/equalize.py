@@ -92,37 +92,41 @@ def equalize(core: keras.Model, cfg: ModelConfig, pyramids: Sequence[List[np.nda
         raise ValueError(f"equalization strength must be 'auto' or in [0, 1], got {strength!r}")
     no_layers = cfg.per_level("no_layers")
     plan = [_streams(core, k, no_layers[k]) for k in range(cfg.levels)]
-    probe = keras.Model(core.inputs, [t for _, tensors, _, _ in plan for t in tensors])
-    counts = [len(tensors) for _, tensors, _, _ in plan]
-    peaks = [None] * len(counts)
-    for pyr in pyramids:
-        outs = probe(pyr)
-        outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        start = 0
-        for k, n in enumerate(counts):
-            m = np.max([np.max(np.abs(np.asarray(o)), axis=(0, 1, 2)) for o in outs[start:start + n]], axis=0)
-            peaks[k] = m if peaks[k] is None else np.maximum(peaks[k], m)
-            start += n
+    peaks = iter(channel_peaks(core, [t for _, tensors, _, _ in plan for t in tensors], pyramids))
     report = {}
-    for k, (writers, _, bns, readers) in enumerate(plan):
-        r = peaks[k].astype(np.float64)
+    for k, (writers, tensors, bns, readers) in enumerate(plan):
+        r = np.max([next(peaks) for _ in tensors], axis=0).astype(np.float64)
         live = r > 1e-6 * r.max()
         s = np.ones_like(r)
         power = (1.0 if bns else 0.5) if strength == AUTO else float(strength)
         s[live] = (r.max() / r[live]) ** power
-        _apply(writers, bns, readers, s, with_bn=bool(bns))
+        _apply(writers, bns, readers, s)
         report[f"level{k}"] = float(s.max())
     return report
 
 
-def _apply(writers, bns, readers, s: np.ndarray, with_bn: bool) -> None:
+def channel_peaks(core: keras.Model, tensors: Sequence, pyramids: Sequence[List[np.ndarray]]) -> List[np.ndarray]:
+    """Per tensor of `core` (symbolic outputs of its layers), the largest |value| of each
+    channel, float32 [C], over all `pyramids` (calibration inputs as in equalize())."""
+    probe = keras.Model(core.inputs, list(tensors))
+    peaks = None
+    for pyr in pyramids:
+        outs = probe(pyr)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        m = [np.max(np.abs(np.asarray(o)), axis=(0, 1, 2)) for o in outs]
+        peaks = m if peaks is None else [np.maximum(a, b) for a, b in zip(peaks, m)]
+    return peaks
+
+
+def _apply(writers, bns, readers, s: np.ndarray) -> None:
+    """Writers' output channels x s; then the batch norms (if any) or else the reading convs undo it."""
     for layer in writers:
         w = layer.get_weights()
         w[0] = w[0] * s[None, None, None, :]
         if len(w) > 1:
             w[1] = w[1] * s
         layer.set_weights([a.astype(np.float32) for a in w])
-    if with_bn:
+    if bns:
         for bn in bns:
             gamma, moment = bn.get_weights()
             bn.set_weights([gamma, (moment * s ** 2).astype(np.float32)])

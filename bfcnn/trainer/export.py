@@ -174,8 +174,9 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     built, steps, source = _restore(cfg, checkpoint_dir, weights_from)
     unpruned, unpruned_cfg = built, cfg
     calib = _calibration_images(cfg)
-    built, model_cfg, pruned = dead_levels.prune_dead_levels(
-        built, cfg.model, [numpy_pyramid(c, cfg.model.levels) for c in calib], cfg.loss.regularization)
+    calib_pyramids = [numpy_pyramid(c, cfg.model.levels) for c in calib]   # pruning keeps a prefix
+    built, model_cfg, pruned = dead_levels.prune_dead_levels(built, cfg.model, calib_pyramids,
+                                                             cfg.loss.regularization)
     if pruned:
         print(f"note: levels {pruned['levels'][0]} -> {pruned['levels'][1]}: {pruned['why']}", file=sys.stderr)
         cfg = dataclasses.replace(cfg, model=model_cfg)
@@ -207,8 +208,8 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     if to_tflite:
         for q in quantizations:
             t0 = time.time()
-            flat = _convert_equalized(built, cfg, levels, q, calib, equalization, notes) \
-                if q == "int8" else convert(built.core, levels, q, calib)
+            flat = _convert_int8(built, cfg.model, calib, [p[:levels] for p in calib_pyramids],
+                                 equalization, notes) if q == "int8" else convert(built.core, levels, q, calib)
             check_builtin_only(flat)
             timings[f"{q}_s"] = round(time.time() - t0, 2)
             out = run_tflite(flat, pyr)
@@ -249,36 +250,29 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     return card
 
 
-def _convert_equalized(built, cfg: PipelineConfig, levels: int, q: str, calib, strength: Union[float, str],
-                       notes: Dict) -> bytes:
+def _convert_int8(built, model_cfg, calib, calib_pyramids, strength: Union[float, str], notes: Dict) -> bytes:
     """int8 conversion of the core with its residual streams equalized; weights restored after,
-    so every other file is written from the trained weights as they are."""
-    why = "off (--equalize 0)" if strength == 0 else equalize.unsupported_reason(cfg.model)
+    so every other file is written from the trained weights as they are. `calib_pyramids`: the
+    pyramids of `calib` with this model's levels."""
+    levels = model_cfg.levels
+    _refuse_dead_levels(built, levels, calib_pyramids)
+    why = "off (--equalize 0)" if strength == 0 else equalize.unsupported_reason(model_cfg)
     if why:
         notes["int8_equalization"] = {"applied": False, "why": why}
-        return convert(built.core, levels, q, calib)
-    _refuse_zero_range_levels(built, levels, calib)
+        return convert(built.core, levels, "int8", calib)
     saved = built.core.get_weights()
     try:
-        scales = equalize.equalize(built.core, cfg.model, [numpy_pyramid(c, levels) for c in calib], strength)
+        scales = equalize.equalize(built.core, model_cfg, calib_pyramids, strength)
         notes["int8_equalization"] = {"applied": True, "strength": strength, "max_scale": scales}
-        return convert(built.core, levels, q, calib)
+        return convert(built.core, levels, "int8", calib)
     finally:
         built.core.set_weights(saved)
 
 
-def _refuse_zero_range_levels(built, levels: int, calib) -> None:
-    """A level whose network outputs 0 on every calibration image gets a zero int8 range, and
-    the TFLite interpreter then aborts the process (no exception). Refuse it here instead."""
-    import keras
-    core = built.core
-    probe = keras.Model(core.inputs, [core.get_layer(f"level{k}_out").output for k in range(levels)])
-    peak = np.zeros(levels)
-    for img in calib:
-        outs = probe(numpy_pyramid(img, levels))
-        outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        peak = np.maximum(peak, [float(np.max(np.abs(np.asarray(o)))) for o in outs])
-    dead = [k for k in range(levels) if peak[k] == 0.0]
+def _refuse_dead_levels(built, levels: int, calib_pyramids) -> None:
+    """A level whose output is 0 on every calibration pyramid gets a zero int8 range, and the
+    TFLite interpreter then aborts the process (no exception): refuse it here instead."""
+    dead = dead_levels.dead_level_outputs(built.core, range(levels), calib_pyramids)
     if dead:
         raise ExportError(f"level(s) {dead} output exactly 0 on every calibration image (dead ReLUs), "
                           f"which int8 cannot represent (TFLite aborts); export without int8, or "

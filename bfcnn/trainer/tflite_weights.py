@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import List, Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 

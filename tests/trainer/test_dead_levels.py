@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bfcnn.config import parse_pipeline
+from tests.trainer.tiny import random_pyramids
 
 
 def _model(levels=3):
@@ -21,17 +22,11 @@ def _kill(built, level):
             layer.set_weights([-np.abs(w[0])] + w[1:])
 
 
-def _pyramids(levels, n=4, size=32):
-    from bfcnn.trainer.export import numpy_pyramid
-    rng = np.random.default_rng(0)
-    return [numpy_pyramid(rng.random((size, size, 1), dtype=np.float32), levels) for _ in range(n)]
-
-
 def test_dead_top_level_is_removed_with_the_same_outputs():
     from bfcnn.trainer.dead_levels import prune_dead_levels
     cfg, built = _model()
     _kill(built, 2)
-    pyrs = _pyramids(3)
+    pyrs = random_pyramids(3, n=4)
     pruned, model_cfg, record = prune_dead_levels(built, cfg.model, pyrs)
     assert model_cfg.levels == 2 and record["levels"] == [3, 2]
     assert "level2_stem" not in [l.name for l in pruned.core.layers]
@@ -43,17 +38,16 @@ def test_dead_top_level_is_removed_with_the_same_outputs():
 def test_live_model_is_left_alone():
     from bfcnn.trainer.dead_levels import prune_dead_levels
     cfg, built = _model()
-    pruned, model_cfg, record = prune_dead_levels(built, cfg.model, _pyramids(3))
+    pruned, model_cfg, record = prune_dead_levels(built, cfg.model, random_pyramids(3, n=4))
     assert pruned is built and model_cfg.levels == 3 and record == {}
 
 
 def test_int8_export_refuses_a_dead_level_instead_of_aborting():
     """A dead *middle* level cannot be removed; int8 calibration would give it a zero range."""
-    from bfcnn.trainer.export import ExportError, _refuse_zero_range_levels
+    from bfcnn.trainer.export import ExportError, _refuse_dead_levels
     cfg, built = _model()
     # level 1's head reads nothing: its output conv is zero
     out = built.core.get_layer("level1_out")
     out.set_weights([np.zeros_like(w) for w in out.get_weights()])
-    calib = [p[0][0] for p in _pyramids(3)]
     with pytest.raises(ExportError, match=r"level\(s\) \[1\] output exactly 0"):
-        _refuse_zero_range_levels(built, 3, calib)
+        _refuse_dead_levels(built, 3, random_pyramids(3, n=4))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bfcnn.config import load_pipeline, parse_pipeline
+from tests.trainer.tiny import random_pyramids
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -27,12 +28,6 @@ def _model(**model):
     return cfg, built
 
 
-def _pyramids(levels, n=3, size=32):
-    from bfcnn.trainer.export import numpy_pyramid
-    rng = np.random.default_rng(0)
-    return [numpy_pyramid(rng.random((size, size, 1), dtype=np.float32), levels) for _ in range(n)]
-
-
 @pytest.mark.parametrize("model", [
     {"type": "resnet", "batchnorm": True},
     {"type": "resnet", "batchnorm": False},
@@ -42,7 +37,7 @@ def _pyramids(levels, n=3, size=32):
 def test_equalization_keeps_the_float_function(model):
     from bfcnn.trainer.equalize import equalize
     cfg, built = _model(**model)
-    pyrs = _pyramids(cfg.model.levels)
+    pyrs = random_pyramids(cfg.model.levels)
     before = [np.asarray(built.core(p)) for p in pyrs]
     scales = equalize(built.core, cfg.model, pyrs)
     assert max(scales.values()) > 1.3          # the stems made the channels up to 10x apart
@@ -59,7 +54,7 @@ def test_equalization_refuses_what_it_cannot_do_exactly(model, why):
     from bfcnn.trainer.equalize import equalize
     cfg, built = _model(**model)
     with pytest.raises(ValueError, match=why):
-        equalize(built.core, cfg.model, _pyramids(cfg.model.levels))
+        equalize(built.core, cfg.model, random_pyramids(cfg.model.levels))
 
 
 def test_equalization_shrinks_the_int8_error_of_a_shipped_model(datasets):
