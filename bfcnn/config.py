@@ -117,6 +117,8 @@ class LossConfig:
     regularization: float = 0.0
     log_mse_multiplier: float = 0.0
     level_multiplier: float = 0.0
+    range_multiplier: float = 0.0   # x mean squared excess of |pre-activation| over range_limit
+    range_limit: float = 4.0        # in [0, 1]-image units (the input's own range is 1)
 
 
 @dataclass(frozen=True)

@@ -79,11 +79,15 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
     _positive("train.checkpoint_every", t.checkpoint_every)
     _positive("train.checkpoints_to_keep", t.checkpoints_to_keep)
     _positive("train.optimizer.learning_rate", t.optimizer.learning_rate)
-    for name in ("mae_multiplier", "mse_multiplier", "log_mse_multiplier", "level_multiplier"):
+    for name in ("mae_multiplier", "mse_multiplier", "log_mse_multiplier", "level_multiplier",
+                 "range_multiplier"):
         _positive(f"loss.{name}", getattr(cfg.loss, name), allow_zero=True)
     if not (cfg.loss.mae_multiplier or cfg.loss.mse_multiplier or cfg.loss.log_mse_multiplier):
         raise ConfigError("loss: mae_multiplier, mse_multiplier and log_mse_multiplier are all 0, "
                           "so nothing trains the output; set at least one > 0")
+    if cfg.loss.range_multiplier > 0 and cfg.loss.range_limit <= 0:
+        raise ConfigError(f"loss.range_limit: must be > 0 (|activations| beyond it are penalized, "
+                          f"in [0, 1]-image units; 4 is a good start), got {cfg.loss.range_limit}")
     if cfg.loss.level_multiplier > 0 and m.levels < 2:
         raise ConfigError("loss.level_multiplier: supervises the coarse pyramid levels, but "
                           "model.levels = 1; set model.levels >= 2 or level_multiplier to 0")

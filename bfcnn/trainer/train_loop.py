@@ -115,12 +115,20 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     target_down = PyrDown(name="level_target_down")
     target_down.build((None, None, None, cfg.model.channels))  # eager constant, not one per trace
 
+    penalize_range = cfg.loss.range_multiplier > 0
+    n_levels = cfg.model.levels
+
     def forward(x):
-        """(final output, coarse levels' outputs d_1.. or [] when they are not supervised)."""
+        """(final output, coarse levels' outputs d_1.. or [] when they are not supervised,
+        inner tensors for loss.range_multiplier or [])."""
+        if penalize_range:
+            outs = built.activations(x, training=True)
+            coarse = list(outs[1:n_levels]) if supervise_levels else []
+            return outs[0], coarse, list(outs[n_levels:])
         if not supervise_levels:
-            return model(x, training=True), []
+            return model(x, training=True), [], []
         outs = built.levels(x, training=True)
-        return outs[0], list(outs[1:])
+        return outs[0], list(outs[1:]), []
 
     @tf.function(jit_compile=t.jit_compile, reduce_retracing=True)
     def train_step(batch_u8, seed, iterations):
@@ -129,12 +137,12 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         noisy = corrupt(clean, d, seed, gray)
         targets = gaussian_pyramid(clean, cfg.model.levels, target_down)[1:] if supervise_levels else []
         with tf.GradientTape() as tape:
-            out, coarse = forward(noisy)
+            out, coarse, inner = forward(noisy)
             # `iterations` is a Python int (one trace per value in iterations_choice): a tf.range
             # loop here has no static trip count, which XLA (train.jit_compile) cannot compile
             for _ in range(iterations - 1):
-                out, coarse = forward(out)
-            terms = losses.denoise_loss(cfg.loss, out, clean, coarse, targets)
+                out, coarse, inner = forward(out)
+            terms = losses.denoise_loss(cfg.loss, out, clean, coarse, targets, inner)
             reg = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
             total = terms["loss"] + reg
         grads = tape.gradient(total, model.trainable_variables)

@@ -53,6 +53,9 @@ class BuiltModel:
     core: keras.Model   # [level_0, ..., level_{L-1}] -> [B, H, W, C]
     levels: keras.Model  # like `full`, but -> [d_0, ..., d_{L-1}] (each level's output, for
                          # loss.level_multiplier); shares every weight with full and core
+    activations: keras.Model  # like `levels`, then every inner tensor int8 export quantizes
+                              # (outputs of convs, adds, norms, resampling), for loss.range_multiplier
+    inner_names: list   # names of the ops whose outputs follow the levels in `activations`
     halo: int           # receptive-field radius in full-resolution pixels, rounded up to the stride
     macs_per_pixel: float
     bias_free: bool
@@ -146,9 +149,22 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
     core = keras.Model(levels_in, d, name=f"bfcnn_{cfg.type}_core")
     core_levels = keras.Model(levels_in, [d] + outputs[1:], name=f"bfcnn_{cfg.type}_levels")
 
+    inner_ops = [op for op in core_levels.operations if _quantized_tensor(op)]
+    inner = [op.output for op in inner_ops]
+    core_inner = keras.Model(levels_in, [d] + outputs[1:] + inner, name=f"bfcnn_{cfg.type}_inner")
+
     image = keras.Input(shape=(None, None, c), name="image")
     pyramid = gaussian_pyramid(image, cfg.levels)
     full = keras.Model(image, core(pyramid), name=f"bfcnn_{cfg.type}")
     levels = keras.Model(image, core_levels(pyramid), name=f"bfcnn_{cfg.type}_per_level")
-    return BuiltModel(full=full, core=core, levels=levels, halo=receptive_halo(cfg),
-                      macs_per_pixel=macs_per_pixel(cfg), bias_free=not breakers)
+    activations = keras.Model(image, core_inner(pyramid), name=f"bfcnn_{cfg.type}_activations")
+    return BuiltModel(full=full, core=core, levels=levels, activations=activations,
+                      inner_names=[op.name for op in inner_ops],
+                      halo=receptive_halo(cfg), macs_per_pixel=macs_per_pixel(cfg),
+                      bias_free=not breakers)
+
+
+def _quantized_tensor(op) -> bool:
+    """Whether `op`'s output is a tensor of its own in the int8 file: not an input, and not an
+    activation (TFLite fuses ReLU into the op before it; its range lies within that op's)."""
+    return not isinstance(op, (keras.layers.InputLayer, keras.layers.ReLU, keras.layers.LeakyReLU))
