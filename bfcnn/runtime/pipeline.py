@@ -199,7 +199,8 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
     bar = None
     if progress_total is not None:
         from tqdm import tqdm
-        bar = tqdm(total=progress_total or None, unit="frame", desc=progress_label, file=sys.stderr)
+        bar = tqdm(total=progress_total or None, unit="frame", desc=progress_label, file=sys.stderr,
+                   mininterval=0.1 if sys.stderr.isatty() else 30.0)  # a log file: fewer redraws
     try:
         while True:
             item = outbox.get()
