@@ -28,6 +28,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--equalize", default="auto", metavar="STRENGTH",
                         help="int8 only: rescale residual-stream channels towards equal range before "
                              "quantizing (exact in float): auto (default), or 0-1 with 0 = off")
+    parser.add_argument("--calibration-sigma", type=float, default=None, metavar="SIGMA",
+                        help="int8 only: top noise sigma (grey levels) of the calibration images; "
+                             "default 0.6 x the training top (45 for 0-75): lower gives low-noise "
+                             "frames finer int8 steps, noisier frames than this may saturate")
     args = parser.parse_args(argv)
     if args.equalize != "auto":
         raw = args.equalize
@@ -49,7 +53,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         card = export(cfg, args.checkpoint_directory, args.output_directory, name,
                       args.quantization, args.to_tflite, args.check_image, weights_from=args.weights_from,
-                      equalization=args.equalize)
+                      equalization=args.equalize, calibration_sigma=args.calibration_sigma)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -62,6 +66,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             continue
         print(f"  {q:8s} {r['psnr_vs_clean']:.2f} dB vs clean, {r['psnr_vs_float']:.2f} dB vs float, "
               f"max |diff| {r['max_abs_diff_vs_keras']:.2e}")
+    if "int8_calibration_sigma" in card:
+        print(f"  int8 calibration: sigma 0-{card['int8_calibration_sigma']:g}")
     if "int8_equalization" in card:
         print("  int8 equalization: " + json.dumps(card["int8_equalization"]))
     print("  times (s): " + json.dumps(card["export_seconds"]))

@@ -36,7 +36,8 @@ def main() -> int:
         return 2
     card["quantization"] = {q: card["quantization"][q] for q in keep}
     if "int8" not in keep:
-        card.pop("int8_equalization", None)   # describes a file that is not shipped
+        card.pop("int8_equalization", None)   # describe a file that is not shipped
+        card.pop("int8_calibration_sigma", None)
     exported = ModelCard.from_file(os.path.join(args.exported, "card.json"))
     try:
         for q in keep:

@@ -44,6 +44,7 @@ def test_export_writes_every_file_and_card(trained):
     assert (out / "saved_model" / "saved_model.pb").is_file()
     assert card["bias_free"] is True and card["levels"] == 2 and card["halo"] % 2 == 0
     assert card["training_steps"] == 300
+    assert card["int8_calibration_sigma"] == pytest.approx(30.0)   # 0.6 x the training top, 50
     on_disk = json.loads((out / "card.json").read_text())
     assert on_disk["quantization"]["int8"]["sha256"] == card["quantization"]["int8"]["sha256"]
 
