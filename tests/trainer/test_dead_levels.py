@@ -8,9 +8,10 @@ from bfcnn.config import parse_pipeline
 from tests.trainer.tiny import random_pyramids
 
 
-def _model(levels=3):
+def _model(levels=3, batchnorm=True):
     from bfcnn.trainer.models import multiscale
-    cfg = parse_pipeline({"model": {"levels": levels, "filters": 8, "no_layers": 2, "input_shape": ["?", "?", 1]}})
+    cfg = parse_pipeline({"model": {"levels": levels, "filters": 8, "no_layers": 2, "batchnorm": batchnorm,
+                                    "input_shape": ["?", "?", 1]}})
     return cfg, multiscale.build(cfg.model)
 
 
@@ -33,6 +34,26 @@ def test_dead_top_level_is_removed_with_the_same_outputs():
     assert "level1_stem_c" not in [l.name for l in pruned.core.layers]   # its input was always 0
     for p in pyrs:
         np.testing.assert_allclose(np.asarray(pruned.core(p[:2])), np.asarray(built.core(p)), atol=1e-6)
+
+
+def test_a_pruned_file_loads_back_into_the_full_recipe_as_the_same_function(tmp_path):
+    """train.initial_weights / export --weights-from with a file whose dead top level was
+    removed: the full recipe gets the file's weights and a zeroed top level (edge_gray_realtime
+    v2 was fine-tuned that way and its top level came back to life)."""
+    from bfcnn.trainer import tflite_weights
+    from bfcnn.trainer.dead_levels import prune_dead_levels
+    from bfcnn.trainer.export import convert
+    cfg, built = _model(batchnorm=False)      # as the edge models
+    _kill(built, 2)
+    pyrs = random_pyramids(3, n=4)
+    pruned, _, _ = prune_dead_levels(built, cfg.model, pyrs)
+    path = tmp_path / "pruned.tflite"
+    path.write_bytes(convert(pruned.core, 2, "none", []))
+    _, fresh = _model(batchnorm=False)
+    tflite_weights.load_into(fresh.core, str(path))
+    assert not np.any(fresh.core.get_layer("level2_out").get_weights()[0])
+    for p in pyrs:
+        np.testing.assert_allclose(np.asarray(fresh.core(p)), np.asarray(built.core(p)), atol=1e-5)
 
 
 def test_live_model_is_left_alone():

@@ -21,8 +21,8 @@ def _shipped_core(name):
     return cfg, built, path, tflite_weights.load_into(built.core, path)
 
 
-# edge_gray_realtime: its file was pruned to 3 levels at export (dead top level); the 4-level
-# recipe loads it as the same function (zeroed top level), which this checks against the file
+# a file pruned at export (dead top level, card: pruned_levels) loads into its full recipe with
+# that level zeroed: test_dead_levels covers it (no shipped file is pruned since session 5)
 @pytest.mark.parametrize("name", ["edge_gray_realtime", "resnet_5x5_bn_3x3", "edge_gray_quality"])
 def test_rebuilt_keras_model_matches_shipped_file(name, datasets):
     cfg, built, path, loaded = _shipped_core(name)
