@@ -117,7 +117,7 @@ class LossConfig:
     regularization: float = 0.0
     log_mse_multiplier: float = 0.0
     level_multiplier: float = 0.0
-    range_multiplier: float = 0.0   # x mean squared excess of |pre-activation| over range_limit
+    range_multiplier: float = 0.0   # x mean over inner tensors of (peak |a| - range_limit)^2, if > 0
     range_limit: float = 4.0        # in [0, 1]-image units (the input's own range is 1)
 
 

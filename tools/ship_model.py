@@ -35,9 +35,9 @@ def main() -> int:
         print(f"error: {missing} not in the card (it has {list(card['quantization'])})", file=sys.stderr)
         return 2
     card["quantization"] = {q: card["quantization"][q] for q in keep}
-    if "int8" not in keep:
-        card.pop("int8_equalization", None)   # describe a file that is not shipped
-        card.pop("int8_calibration_sigma", None)
+    if "int8" not in keep:   # the int8_* notes describe a file that is not shipped
+        for key in [k for k in card if k.startswith("int8_")]:
+            del card[key]
     exported = ModelCard.from_file(os.path.join(args.exported, "card.json"))
     try:
         for q in keep:

@@ -55,8 +55,13 @@ def numpy_pyramid(img: np.ndarray, levels: int) -> List[np.ndarray]:
 CALIBRATION_SIGMA_SHARE = 0.6
 
 
+def _training_top(cfg: PipelineConfig) -> float:
+    """The top additive-noise sigma of the training range, grey levels (25 when none)."""
+    return max(cfg.dataset.additional_noise or [25.0])
+
+
 def default_calibration_sigma(cfg: PipelineConfig) -> float:
-    return CALIBRATION_SIGMA_SHARE * max(cfg.dataset.additional_noise or [25.0])
+    return CALIBRATION_SIGMA_SHARE * _training_top(cfg)
 
 
 def _calibration_images(cfg: PipelineConfig, count: int = 16, size: int = 128,
@@ -67,7 +72,7 @@ def _calibration_images(cfg: PipelineConfig, count: int = 16, size: int = 128,
     channels = COLOR_MODES[cfg.dataset.color_mode]
     files = list_images([resolve_path(cfg, p) for p in cfg.dataset.directories])
     rng = np.random.default_rng(0)
-    top = max(cfg.dataset.additional_noise or [25.0]) if max_sigma is None else max_sigma
+    top = _training_top(cfg) if max_sigma is None else max_sigma
     sigmas = np.linspace(0, top, count)
     out = []
     for i, path in enumerate(files[:: max(1, len(files) // count)][:count]):
@@ -230,15 +235,11 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
                               f"output by {diff:.2e} (please report this with the checkpoint)")
     report = {"keras": {"psnr_vs_clean": _psnr(keras_out[0], clean), "psnr_noisy": _psnr(noisy, clean)}}
     files, notes = {}, {}
-    if to_tflite and "int8" in quantizations:
-        int8_calib = _calibration_images(cfg, max_sigma=calibration_sigma)
-        int8_pyramids = [numpy_pyramid(c, levels) for c in int8_calib]
-        notes["int8_calibration_sigma"] = float(calibration_sigma)
     if to_tflite:
         for q in quantizations:
             t0 = time.time()
-            flat = _convert_int8(built, cfg.model, int8_calib, int8_pyramids,
-                                 equalization, notes) if q == "int8" else convert(built.core, levels, q, calib)
+            flat = _convert_int8(built, cfg, calibration_sigma, equalization, notes) \
+                if q == "int8" else convert(built.core, levels, q, ())   # calibration is int8 only
             check_builtin_only(flat)
             timings[f"{q}_s"] = round(time.time() - t0, 2)
             out = run_tflite(flat, pyr)
@@ -279,11 +280,15 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     return card
 
 
-def _convert_int8(built, model_cfg, calib, calib_pyramids, strength: Union[float, str], notes: Dict) -> bytes:
-    """int8 conversion of the core with its residual streams equalized; weights restored after,
-    so every other file is written from the trained weights as they are. `calib_pyramids`: the
-    pyramids of `calib` with this model's levels."""
-    levels = model_cfg.levels
+def _convert_int8(built, cfg: PipelineConfig, calibration_sigma: float, strength: Union[float, str],
+                  notes: Dict) -> bytes:
+    """int8 conversion of the core, calibrated on noise up to `calibration_sigma`, with its
+    residual streams equalized; weights restored after, so every other file is written from the
+    trained weights as they are. `cfg`: the (possibly pruned) model's config."""
+    model_cfg, levels = cfg.model, cfg.model.levels
+    calib = _calibration_images(cfg, max_sigma=calibration_sigma)
+    calib_pyramids = [numpy_pyramid(c, levels) for c in calib]
+    notes["int8_calibration_sigma"] = float(calibration_sigma)
     _refuse_dead_levels(built, levels, calib_pyramids)
     why = "off (--equalize 0)" if strength == 0 else equalize.unsupported_reason(model_cfg)
     if why:

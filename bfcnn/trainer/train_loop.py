@@ -120,15 +120,11 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
 
     def forward(x):
         """(final output, coarse levels' outputs d_1.. or [] when they are not supervised,
-        inner tensors for loss.range_multiplier or [])."""
-        if penalize_range:
-            outs = built.activations(x, training=True)
-            coarse = list(outs[1:n_levels]) if supervise_levels else []
-            return outs[0], coarse, list(outs[n_levels:])
-        if not supervise_levels:
-            return model(x, training=True), [], []
-        outs = built.levels(x, training=True)
-        return outs[0], list(outs[1:]), []
+        inner tensors for loss.range_multiplier or []). One model for every case: `activations`
+        computes exactly what `full` does and only hands out more of its tensors."""
+        outs = built.activations(x, training=True)
+        coarse = list(outs[1:n_levels]) if supervise_levels else []
+        return outs[0], coarse, list(outs[n_levels:]) if penalize_range else []
 
     @tf.function(jit_compile=t.jit_compile, reduce_retracing=True)
     def train_step(batch_u8, seed, iterations):
