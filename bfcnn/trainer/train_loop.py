@@ -206,8 +206,11 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                                             "psnr_noisy": float(p_in), "patches_per_s": rate,
                                             "time": time.time()}) + "\n")
                     if bar is not None:
+                        # refresh=False: set_postfix otherwise redraws at once, every 20 steps,
+                        # whatever mininterval says (a log file then grows by a line a second)
                         bar.set_postfix(loss=f"{last_loss:.3f}", psnr=f"{last_psnr:.2f}",
-                                        noisy=f"{float(p_in):.2f}", img_s=f"{rate:.0f}")
+                                        noisy=f"{float(p_in):.2f}", img_s=f"{rate:.0f}",
+                                        refresh=False)
                 if t.visualization_every > 0 and step % t.visualization_every == 0:
                     clean = batch[: t.visualization_number].astype(np.float32) * np.float32(scale)
                     noisy = corrupt(tf.constant(clean), d, seed).numpy()
