@@ -200,7 +200,9 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
     if progress_total is not None:
         from tqdm import tqdm
         bar = tqdm(total=progress_total or None, unit="frame", desc=progress_label, file=sys.stderr,
-                   mininterval=0.1 if sys.stderr.isatty() else 30.0)  # a log file: fewer redraws
+                   # a log file: fewer redraws (maxinterval too, or tqdm redraws every 10 s)
+                   mininterval=0.1 if sys.stderr.isatty() else 30.0,
+                   maxinterval=10.0 if sys.stderr.isatty() else 30.0)
     try:
         while True:
             item = outbox.get()

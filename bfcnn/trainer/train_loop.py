@@ -167,9 +167,11 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     if progress:
         from tqdm import tqdm
         # redirected to a file (a background run's log), redraw once a minute, not 10 times a
-        # second: a 6,000-step run's log was otherwise megabytes of bar redraws
+        # second: a 6,000-step run's log was otherwise megabytes of bar redraws. maxinterval too:
+        # below mininterval, tqdm redraws every maxinterval once the first minute has passed
         bar = tqdm(total=end, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr,
-                   mininterval=0.1 if sys.stderr.isatty() else 60.0)
+                   mininterval=0.1 if sys.stderr.isatty() else 60.0,
+                   maxinterval=10.0 if sys.stderr.isatty() else 60.0)
     rng = np.random.default_rng([t.seed, start, 7])
     began, last_loss, last_psnr, interrupted = time.time(), float("nan"), float("nan"), False
     window_t, window_n = time.time(), 0
