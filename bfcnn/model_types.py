@@ -2,4 +2,4 @@
 
 The trainer's registry (bfcnn.trainer.registry) must register exactly these; a test checks it.
 """
-MODEL_TYPES = ("resnet", "sparse_resnet", "gatenet")
+MODEL_TYPES = ("resnet", "sparse_resnet", "gatenet", "dncnn")

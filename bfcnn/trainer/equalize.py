@@ -13,7 +13,7 @@ positively homogeneous map, so they can undo it exactly:
 - batch norm (scale-only, y = gamma * x / sqrt(m + eps)): moving moment m_c *= s_c^2;
 - ReLU / leaky ReLU / linear then a conv: that conv's input channel c divided by s_c.
 (RelativeSparseReLU without batch norm compares channels within a pixel, so scaling them is
-not exact; sparse_resnet is equalized only with batch norm. gatenet is left alone.)
+not exact; sparse_resnet is equalized only with batch norm. gatenet and dncnn are left alone.)
 
 s_c = (R / r_c) ** strength with r_c the channel's largest |value| over the calibration data
 and R the largest r_c: strength 1 gives every channel the range of the widest; 0.5 shares the
@@ -45,6 +45,8 @@ def unsupported_reason(cfg: ModelConfig) -> str:
     """'' if equalize() can rescale this architecture exactly, else why not."""
     if cfg.type == "gatenet":
         return "gatenet's gates multiply stream channels together"
+    if cfg.type == "dncnn":
+        return "dncnn has no residual stream to equalize (a plain chain of layers)"
     if cfg.type == "sparse_resnet" and not cfg.batchnorm:
         return "sparse_resnet without batch norm compares channels within a pixel"
     if cfg.activation not in ("relu", "leaky_relu", "linear"):

@@ -58,7 +58,7 @@ def names() -> tuple:
 
 def _load_builtin() -> None:
     # Importing the modules registers them; kept lazy so registry import stays cheap.
-    from bfcnn.trainer.models import resnet, sparse_resnet, gatenet  # noqa: F401
+    from bfcnn.trainer.models import dncnn, gatenet, resnet, sparse_resnet  # noqa: F401
     missing = set(MODEL_TYPES) - set(_REGISTRY)
     if missing:
         raise RuntimeError(f"model types {sorted(missing)} listed in bfcnn.model_types are not registered")

@@ -64,5 +64,5 @@ def test_model_with_biases_is_not_homogeneous():
 
 
 def test_unknown_type_lists_registered():
-    with pytest.raises(KeyError, match="Registered: gatenet, resnet, sparse_resnet"):
+    with pytest.raises(KeyError, match="Registered: dncnn, gatenet, resnet, sparse_resnet"):
         registry.get("unet")
