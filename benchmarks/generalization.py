@@ -93,7 +93,8 @@ def _recipe(runs: str, name: str) -> str:
     with open(os.path.join(run, "train_log.jsonl")) as f:
         steps = json.loads(f.readlines()[-1])["step"]
     m = cfg["model"]
-    return (f"{name}: resnet {m['levels']} level, {m['filters']} filters x {m['no_layers']} blocks, "
+    return (f"{name}: {m['type']} {m['levels']} level, {m['filters']} filters x {m['no_layers']} "
+            f"{'layers' if m['type'] == 'dncnn' else 'blocks'}, "
             f"bias {m['use_bias']}, {steps} steps")
 
 
