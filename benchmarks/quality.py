@@ -10,7 +10,9 @@ Set12 at sigma 25 (23.2 / 27.2 / 27.8 / 26.9 dB); colour h = hColor = 0.6 sigma,
 {0.4, 0.6, 0.8, 1.0} x {0.6, 1.0} sigma on the first 4 CBSD68 images at sigma 25 (26.3 dB vs
 25.0 at 0.8). Tuned at sigma 25 only and applied at every sigma. BM3D: the `bm3d` package with the true sigma; slow (~1-2 min per megapixel
 here), so it runs on the first --bm3d-images images of each set, and its row says so.
-Usage: python benchmarks/quality.py [--sets ...] [--sigmas ...] [--limit N] [--bm3d-images N]
+Models run once per frame unless --ensembles asks for self-ensemble rows too (N passes over
+flipped / rotated copies, averaged; s / MP is then N passes' time).
+Usage: python benchmarks/quality.py [--sets ...] [--sigmas ...] [--limit N] [--bm3d-images N] [--ensembles 1 2]
 """
 import argparse
 import os
@@ -62,8 +64,10 @@ def methods(args):
     out = {}
     for name in args.models or bfcnn.list_models():
         for q in sorted(bfcnn.zoo.resolve(name).quantization):
-            den = Denoiser(name, num_threads=args.threads, quantization=q)
-            out[f"{name} ({q})"] = (lambda d: (lambda noisy, sigma: d(as_uint8(noisy))))(den)
+            for n in args.ensembles:
+                den = Denoiser(name, num_threads=args.threads, quantization=q, ensemble=n)
+                label = f"{name} ({q})" if n == 1 else f"{name} ({q}, x{n})"
+                out[label] = (lambda d: (lambda noisy, sigma: d(as_uint8(noisy))))(den)
 
     def nlm(noisy, sigma):
         img = as_uint8(noisy)
@@ -94,7 +98,12 @@ def main() -> None:
                    help="sigmas at which BM3D runs (default: all; it costs ~1-2 min per megapixel)")
     p.add_argument("--models", nargs="*", default=None)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ensembles", nargs="+", type=int, default=[1], choices=[1, 2, 4, 8],
+                   help="self-ensemble passes to run each model file with (Denoiser(ensemble=N)); "
+                        "rows 'name (file, xN)'")
     p.add_argument("--no-write", action="store_true", help="print the table only: no RESULTS.md, no plots")
+    p.add_argument("--plot-suffix", default="", help="plots go to quality_psnr_vs_{sigma,fps}SUFFIX.png "
+                                                      "(a partial run need not replace the full run's plots)")
     args = p.parse_args()
     runners = methods(args)
     # results[(protocol, set, sigma, method)] -> list of (psnr, ssim), seconds, megapixels
@@ -135,7 +144,8 @@ def main() -> None:
         _plot(res, args)
         publish("Quality: PSNR / SSIM vs classical peers", body,
                 "Rows '(first N)' compare every method with BM3D on the same N images. "
-                "Plots: benchmarks/quality_psnr_vs_sigma.png, benchmarks/quality_psnr_vs_fps.png.")
+                f"Plots: benchmarks/quality_psnr_vs_sigma{args.plot_suffix}.png, "
+                f"benchmarks/quality_psnr_vs_fps{args.plot_suffix}.png.")
 
 
 def _plot(res, args) -> None:
@@ -156,7 +166,7 @@ def _plot(res, args) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(HERE, "quality_psnr_vs_sigma.png"), dpi=90)
+    fig.savefig(os.path.join(HERE, f"quality_psnr_vs_sigma{args.plot_suffix}.png"), dpi=90)
     # quality per millisecond: PSNR at sigma 25 against frames/s at 640x480 (from s / MP)
     sigma = 25.0 if 25.0 in args.sigmas else args.sigmas[len(args.sigmas) // 2]
     fig, axes = plt.subplots(1, len(sets), figsize=(4.5 * len(sets), 4), squeeze=False)
@@ -173,7 +183,7 @@ def _plot(res, args) -> None:
         ax.set_ylabel("PSNR (dB)")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.path.join(HERE, "quality_psnr_vs_fps.png"), dpi=90)
+    fig.savefig(os.path.join(HERE, f"quality_psnr_vs_fps{args.plot_suffix}.png"), dpi=90)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ def main() -> None:
     p.add_argument("--sizes", nargs="+", default=["640x480", "1280x720"], help="WxH frames")
     p.add_argument("--no-tiles", action="store_true", help="whole frames only (skip the tile rows)")
     p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--ensembles", nargs="+", type=int, default=[1], choices=[1, 2, 4, 8],
+                   help="also time self-ensemble passes (whole frames, 2 threads); model column 'name xN'")
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args()
     models = args.models or bfcnn.list_models()
@@ -45,16 +47,19 @@ def main() -> None:
             for name in models:
                 card = bfcnn.zoo.resolve(name)
                 for q in sorted(card.quantization):
-                    for threads, tile, workers in ((1, None, 1), (1, 256, 1), (2, None, 1), (2, 256, 1), (2, 256, 2)):
+                    configs = [(1, None, 1, 1), (1, 256, 1, 1), (2, None, 1, 1), (2, 256, 1, 1), (2, 256, 2, 1)]
+                    configs += [(2, None, 1, n) for n in args.ensembles if n > 1]
+                    for threads, tile, workers, n in configs:
                         if not (tile and args.no_tiles):
-                            den = Denoiser(name, num_threads=threads, tile=tile, quantization=q, tile_workers=workers)
+                            den = Denoiser(name, num_threads=threads, tile=tile, quantization=q, tile_workers=workers,
+                                           ensemble=n)
                             t = best_of(lambda: den(img), repeats=args.repeats)
-                            if tile is None and not den._model.quantized:
+                            if tile is None and n == 1 and not den._model.quantized:
                                 t_inv = best_of(den._model.invoke, repeats=args.repeats)
                                 overhead = f"{100 * (t - t_inv) / t:.1f}%"
                             else:
                                 overhead = ""
-                            rows.append([f"{w}x{h}", "gray" if gray else "BGR", name, q, threads,
+                            rows.append([f"{w}x{h}", "gray" if gray else "BGR", name + (f" x{n}" if n > 1 else ""), q, threads,
                                          (f"{tile}" + (f" x{workers} workers" if workers > 1 else "")) if tile else "whole",
                                          round(1 / t, 1), round(t * 1e3, 1), overhead,
                                          round(t_nlm / t, 1)])

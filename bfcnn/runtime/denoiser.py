@@ -15,6 +15,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from bfcnn.runtime import ensemble as dihedral
 from bfcnn.runtime import pyramid
 from bfcnn.runtime.interpreter import TFLiteModel
 from bfcnn.runtime.tiling import align_up, tiles
@@ -39,10 +40,13 @@ class Denoiser:
     tile_workers: tiles run on this many interpreters in parallel threads, each with
         num_threads // tile_workers LiteRT threads (only when tiling; see RESULTS.md for when
         it pays: XNNPACK already spreads one whole frame over all threads).
+    ensemble: 1 (default), 2, 4 or 8 passes over flipped / rotated copies of each frame,
+        averaged (bfcnn.runtime.ensemble): N times the time for +0.15-0.33 dB (RESULTS.md,
+        "Self-ensemble"). Still bias-free: the average is homogeneous and locally linear.
     """
 
     def __init__(self, model: str, num_threads: Optional[int] = None, tile: Optional[int] = None,
-                 quantization: Optional[str] = None, tile_workers: int = 1):
+                 quantization: Optional[str] = None, tile_workers: int = 1, ensemble: int = 1):
         self.card: ModelCard = resolve(model)
         quantization = pick_quantization(self.card, model, quantization)
         if tile is not None and (not isinstance(tile, (int, np.integer)) or tile < 1):
@@ -51,12 +55,15 @@ class Denoiser:
             raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
         if not isinstance(tile_workers, (int, np.integer)) or tile_workers < 1:
             raise ValueError(f"tile_workers must be a positive integer, got {tile_workers!r}")
+        self.ensemble = dihedral.check(ensemble)
         self.quantization = quantization
         self.num_threads = int(num_threads or os.cpu_count() or 1)
         self._warned_gray = False
         self.tile = tile
         path = verify(self.card, quantization)
         self._model = TFLiteModel(path, self.num_threads)
+        self._path = path
+        self._model_t: Optional[TFLiteModel] = None  # transposed passes of a non-square frame
         self.tile_workers = int(tile_workers)
         self._pool = None
         self._workers: List[TFLiteModel] = []
@@ -77,16 +84,16 @@ class Denoiser:
         c_model = self.card.channels
         c_in = image.shape[2]
         if c_in == c_model:
-            out = self._denoise(image, scale)
+            out = self._ensembled(image, scale)
         elif c_model == 1:
-            out = np.concatenate([self._denoise(image[:, :, i:i + 1], scale) for i in range(c_in)], axis=2)
+            out = np.concatenate([self._ensembled(image[:, :, i:i + 1], scale) for i in range(c_in)], axis=2)
         else:  # colour model, gray frame
             if not self._warned_gray:
                 self._warned_gray = True
                 warnings.warn(f"{self.card.name} is a colour model: on gray frames it removes little noise "
                               f"(~1 dB at sigma 25); use edge_gray_realtime or edge_gray_quality for a gray "
                               f"camera", RuntimeWarning, stacklevel=2)
-            out = self._denoise(np.repeat(image, c_model, axis=2), scale).mean(axis=2, keepdims=True)
+            out = self._ensembled(np.repeat(image, c_model, axis=2), scale).mean(axis=2, keepdims=True)
         if dtype == np.uint8:
             result = np.clip(np.rint(out * np.float32(255.0)), 0, 255).astype(np.uint8)
         else:
@@ -111,8 +118,18 @@ class Denoiser:
             image = image[:, :, None]
         return image, squeeze, image.dtype
 
-    def _denoise(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
-        """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]."""
+    def _ensembled(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
+        """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]: the mean of `ensemble`
+        single passes over flipped / rotated copies, each padded and run as a frame of its own
+        (so a pass equals what that rotated frame alone would give)."""
+        square = image.shape[0] == image.shape[1]
+        return dihedral.average(lambda img, transposed: self._denoise(img, scale, transposed and not square),
+                                image, self.ensemble)
+
+    def _denoise(self, image: np.ndarray, scale: np.float32, transposed: bool = False) -> np.ndarray:
+        """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]. transposed: a non-square
+        frame's transposed ensemble pass, run on an interpreter of its own so that neither
+        shape makes XNNPACK re-initialise every frame."""
         h, w = image.shape[:2]
         stride = self.card.stride
         ph, pw = align_up(h, stride), align_up(w, stride)
@@ -127,11 +144,23 @@ class Denoiser:
             peak = float(image.max()) * float(scale)
             gain = np.float32(min(INT8_MAX_GAIN, 1.0 / peak)) if peak > 0 else np.float32(1.0)
             scale = np.float32(scale * gain)
+        out = self._tiled(image, scale, transposed)
+        if gain != 1.0:
+            out *= np.float32(1.0 / gain)
+        return out[:h, :w]
+
+    def _tiled(self, image: np.ndarray, scale: np.float32, transposed: bool) -> np.ndarray:
+        """[ph, pw, C] (multiples of the stride) -> float32 [ph, pw, C], whole or in tiles."""
+        ph, pw = image.shape[:2]
+        stride = self.card.stride
+        if transposed and self._model_t is None:
+            self._model_t = TFLiteModel(self._path, self.num_threads)
+        main = self._model_t if transposed else self._model
         tile = self.tile
         if tile is None and ph * pw > WHOLE_FRAME_MAX_PIXELS:
             tile = 1024
         if tile is None or (tile >= ph and tile >= pw):
-            out = self._run(image, scale)
+            out = self._run(image, scale, main)
         else:
             out = np.empty((ph, pw, image.shape[2]), np.float32)
             todo = list(tiles(ph, pw, tile, self.card.halo, stride))
@@ -141,16 +170,14 @@ class Denoiser:
                 out[t.y0:t.y1, t.x0:t.x1] = res[t.y0 - t.iy0:t.y1 - t.iy0, t.x0 - t.ix0:t.x1 - t.ix0]
             if self._pool is None:
                 for t in todo:
-                    one(t, self._model)
+                    one(t, main)
             else:  # worker i takes tiles i, i+n, ...: one interpreter per thread, never shared
                 n = len(self._workers)
                 jobs = [self._pool.submit(lambda i=i: [one(t, self._workers[i]) for t in todo[i::n]])
                         for i in range(n)]
                 for job in jobs:
                     job.result()
-        if gain != 1.0:
-            out *= np.float32(1.0 / gain)
-        return out[:h, :w]
+        return out
 
     def _run(self, image: np.ndarray, scale: np.float32, model: Optional[TFLiteModel] = None) -> np.ndarray:
         """[h, w, C] (multiples of the stride) -> float32 [h, w, C]."""

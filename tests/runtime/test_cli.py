@@ -57,3 +57,19 @@ def test_never_overwrites_input(tmp_path, capsys):
 def test_clear_errors(tmp_path, capsys, args, match):
     assert cli.main(args + ["--output", str(tmp_path / "o"), "--no-display"]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_ensemble_option_improves_the_sample_image(tmp_path, capsys):
+    # --ensemble reaches the Denoiser: the 8-pass image is closer to the clean sample
+    import numpy as np
+    clean = cv2.imread(os.path.join(cli.SAMPLES, "sample_image_clean.png")).astype(np.float64)
+    mse = {}
+    for n in ("1", "8"):
+        out = tmp_path / f"o{n}.png"
+        assert cli.main(["--input", os.path.join(cli.SAMPLES, "sample_image.png"), "--output", str(out),
+                         "--ensemble", n, "--no-display"]) == 0
+        mse[n] = np.mean((cv2.imread(str(out)) - clean) ** 2)
+    assert mse["8"] < 0.9 * mse["1"]
+    with pytest.raises(SystemExit):   # argparse names the choices
+        cli.main(["--ensemble", "3", "--no-display"])
+    assert "invalid choice" in capsys.readouterr().err
