@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=None, help="tile side in pixels (default: auto)")
     p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
                    help="average N passes over flipped / rotated copies of each frame: N times the "
-                        "time for +0.15-0.33 dB (default 1: real time)")
+                        "time for +0.14-0.8 dB (default 1: real time)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     p.add_argument("--width", type=int, default=640, help="camera width")
     p.add_argument("--height", type=int, default=480, help="camera height")

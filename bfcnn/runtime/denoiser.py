@@ -24,7 +24,7 @@ from bfcnn.zoo import ModelCard, ModelError, pick_quantization, resolve, verify
 WHOLE_FRAME_MAX_PIXELS = 4096 * 4096  # auto mode tiles only above this
 
 
-INT8_MAX_GAIN = 8.0   # brightening limit for int8 models (see _denoise)
+INT8_MAX_GAIN = 8.0   # brightening limit for int8 models (see _ensembled)
 
 
 class Denoiser:
@@ -41,7 +41,7 @@ class Denoiser:
         num_threads // tile_workers LiteRT threads (only when tiling; see RESULTS.md for when
         it pays: XNNPACK already spreads one whole frame over all threads).
     ensemble: 1 (default), 2, 4 or 8 passes over flipped / rotated copies of each frame,
-        averaged (bfcnn.runtime.ensemble): N times the time for +0.15-0.33 dB (RESULTS.md,
+        averaged (bfcnn.runtime.ensemble): N times the time for +0.14-0.8 dB (RESULTS.md,
         "Self-ensemble"). Still bias-free: the average is homogeneous and locally linear.
     """
 
@@ -122,37 +122,31 @@ class Denoiser:
         """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]: the mean of `ensemble`
         single passes over flipped / rotated copies, each padded and run as a frame of its own
         (so a pass equals what that rotated frame alone would give)."""
-        square = image.shape[0] == image.shape[1]
-        return dihedral.average(lambda img, transposed: self._denoise(img, scale, transposed and not square),
-                                image, self.ensemble)
-
-    def _denoise(self, image: np.ndarray, scale: np.float32, transposed: bool = False) -> np.ndarray:
-        """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]. transposed: a non-square
-        frame's transposed ensemble pass, run on an interpreter of its own so that neither
-        shape makes XNNPACK re-initialise every frame."""
-        h, w = image.shape[:2]
-        stride = self.card.stride
-        ph, pw = align_up(h, stride), align_up(w, stride)
-        if (ph, pw) != (h, w):  # pad only to the pyramid stride, reflect-101 like the pyramid
-            image = _pad_reflect(image, ph - h, pw - w)
         gain = np.float32(1.0)
         if self._model.quantized:
             # int8 models: use the full input range. Bias-free means f(g*y) = g*f(y), so a dark
             # frame is brightened by g before quantization and the output divided by g after;
             # measured (4 CBSD68 images): int8 loses 2.0 / 6.0 dB to float at 1/4 and 1/10
-            # brightness without this, 0.36 / 0.29 dB with it. One g per frame, so tiles agree.
+            # brightness without this, 0.36 / 0.29 dB with it. One g per frame, so tiles and
+            # ensemble passes agree (padding and flips leave the peak as it is).
             peak = float(image.max()) * float(scale)
             gain = np.float32(min(INT8_MAX_GAIN, 1.0 / peak)) if peak > 0 else np.float32(1.0)
-            scale = np.float32(scale * gain)
-        out = self._tiled(image, scale, transposed)
+        upright = image.shape[:2]
+        out = dihedral.average(lambda img: self._denoise(img, np.float32(scale * gain), img.shape[:2] != upright),
+                               image, self.ensemble)
         if gain != 1.0:
             out *= np.float32(1.0 / gain)
-        return out[:h, :w]
+        return out
 
-    def _tiled(self, image: np.ndarray, scale: np.float32, transposed: bool) -> np.ndarray:
-        """[ph, pw, C] (multiples of the stride) -> float32 [ph, pw, C], whole or in tiles."""
-        ph, pw = image.shape[:2]
+    def _denoise(self, image: np.ndarray, scale: np.float32, transposed: bool = False) -> np.ndarray:
+        """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1], whole or in tiles.
+        transposed: a non-square frame's transposed ensemble pass, run on an interpreter of its
+        own so that neither shape makes XNNPACK re-initialise every frame."""
+        h, w = image.shape[:2]
         stride = self.card.stride
+        ph, pw = align_up(h, stride), align_up(w, stride)
+        if (ph, pw) != (h, w):  # pad only to the pyramid stride, reflect-101 like the pyramid
+            image = _pad_reflect(image, ph - h, pw - w)
         if transposed and self._model_t is None:
             self._model_t = TFLiteModel(self._path, self.num_threads)
         main = self._model_t if transposed else self._model
@@ -177,7 +171,7 @@ class Denoiser:
                         for i in range(n)]
                 for job in jobs:
                     job.result()
-        return out
+        return out[:h, :w]
 
     def _run(self, image: np.ndarray, scale: np.float32, model: Optional[TFLiteModel] = None) -> np.ndarray:
         """[h, w, C] (multiples of the stride) -> float32 [h, w, C]."""

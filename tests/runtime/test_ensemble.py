@@ -29,11 +29,11 @@ def test_average_is_the_mean_of_the_passes():
     # ensemble (identity, rot180) is x plus the mean of the ramp and its reverse
     img = np.random.default_rng(0).random((6, 4, 1)).astype(np.float32)
 
-    def run(frame, transposed):
+    def run(frame):
         return frame + np.arange(frame.shape[0], dtype=np.float32)[:, None, None]
     out = ensemble.average(run, img, 2)
     np.testing.assert_allclose(out, img + 2.5, atol=1e-6)   # (i + (5 - i)) / 2
-    np.testing.assert_allclose(ensemble.average(run, img, 1), run(img, False))
+    np.testing.assert_allclose(ensemble.average(run, img, 1), run(img))
 
 
 @pytest.mark.parametrize("bad", [0, 3, 16, 2.0, "2", True, None])
