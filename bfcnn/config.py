@@ -27,6 +27,7 @@ ACTIVATIONS = ("relu", "linear", "leaky_relu")
 FINAL_ACTIVATIONS = ("linear", "tanh", "sigmoid", "hard_sigmoid")
 REGULARIZERS = ("none", "l1", "l2", "l1_l2")
 NOISE_SAMPLING = ("choice", "uniform", "log_uniform", "mixed")
+DEMOSAIC_METHODS = ("bilinear", "edge_aware", "vng")
 DISTRIBUTE = ("none", "mirrored", "multi_worker_mirrored")
 
 
@@ -122,6 +123,21 @@ class LossConfig:
 
 
 @dataclass(frozen=True)
+class CameraNoiseConfig:
+    """`dataset.camera_noise`: a share of the crops get a camera's noise instead of the other
+    kinds (bfcnn/trainer/data/camera_noise.py says how it is made). Off while fraction is 0."""
+    fraction: float = 0.0                 # share of crops with camera noise, in [0, 1]
+    shot_noise: List[float] = field(default_factory=lambda: [2e-5, 2e-2])   # [min, max] of a, log-uniform
+    row_noise: float = 0.0                # max row-offset std as a multiple of the read-noise std
+    jpeg_fraction: float = 0.5            # share of camera crops JPEG-compressed after the ISP
+    jpeg_quality: List[int] = field(default_factory=lambda: [60, 95])      # [min, max], uniform
+    demosaic: List[str] = field(default_factory=lambda: ["bilinear", "edge_aware", "vng"])
+    tone_curve_fraction: float = 0.5      # share rendered with an S-curve on top of the sRGB gamma
+    isp_denoise_fraction: float = 0.5     # share rendered with the ISP's own noise reduction
+    mono_fraction: float = 0.5            # gray models: share from a mono sensor (no mosaic), rest luma
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     directory: Union[str, List[str]] = "../shared/datasets/Train400"
     batch_size: int = 16
@@ -143,6 +159,7 @@ class DatasetConfig:
     noise_sampling: str = "choice"
     multiplicative_noise: List[float] = field(default_factory=list)
     gray_fraction: float = 0.0     # colour only: share of images turned gray, noise identical in all planes
+    camera_noise: CameraNoiseConfig = field(default_factory=CameraNoiseConfig)
     crops_per_image: int = 8
     cache_decoded: bool = True
 

@@ -91,6 +91,7 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
     if cfg.loss.level_multiplier > 0 and m.levels < 2:
         raise ConfigError("loss.level_multiplier: supervises the coarse pyramid levels, but "
                           "model.levels = 1; set model.levels >= 2 or level_multiplier to 0")
+    _camera_noise(d.camera_noise, d.input_shape)
     if not d.additional_noise and not d.multiplicative_noise and d.subsample_size <= 0:
         raise ConfigError("dataset.additional_noise: no noise of any kind is configured; "
                           "set additional_noise, multiplicative_noise or subsample_size")
@@ -98,3 +99,28 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
         _positive(f"dataset.additional_noise[{i}]", s, allow_zero=True)
     if t.epochs < 1 and t.total_steps < 1:
         raise ConfigError("train.total_steps: set train.epochs >= 1 or train.total_steps >= 1")
+
+
+def _camera_noise(c, input_shape) -> None:
+    """dataset.camera_noise: shares in [0, 1], ordered positive ranges, known demosaic methods."""
+    from bfcnn.config import DEMOSAIC_METHODS
+    p = "dataset.camera_noise"
+    for name in ("fraction", "jpeg_fraction", "tone_curve_fraction", "isp_denoise_fraction",
+                 "mono_fraction"):
+        if not 0.0 <= getattr(c, name) <= 1.0:
+            raise ConfigError(f"{p}.{name}: a share, must be between 0 and 1, got {getattr(c, name)}")
+    if len(c.shot_noise) != 2 or not 0 < c.shot_noise[0] <= c.shot_noise[1] <= 1:
+        raise ConfigError(f"{p}.shot_noise: expected [min, max] with 0 < min <= max <= 1 (shot-noise "
+                          f"gain in white-level units: ~2e-5 for a DSLR at ISO 100, ~1e-2 for a "
+                          f"phone at ISO 6400), got {c.shot_noise}")
+    if len(c.jpeg_quality) != 2 or not 1 <= c.jpeg_quality[0] <= c.jpeg_quality[1] <= 100:
+        raise ConfigError(f"{p}.jpeg_quality: expected [min, max] with 1 <= min <= max <= 100, "
+                          f"got {c.jpeg_quality}")
+    _positive(f"{p}.row_noise", c.row_noise, allow_zero=True)
+    if not c.demosaic:
+        raise ConfigError(f"{p}.demosaic: name at least one of {', '.join(DEMOSAIC_METHODS)}")
+    for i, method in enumerate(c.demosaic):
+        _choice(f"{p}.demosaic[{i}]", method, DEMOSAIC_METHODS)
+    if c.fraction > 0 and (input_shape[0] % 2 or input_shape[1] % 2):
+        raise ConfigError(f"dataset.input_shape: camera noise needs even crop sides (a whole Bayer "
+                          f"mosaic), got {input_shape[:2]}")

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+# what Denoiser(None) and bfcnn-runtime run: the best model on real photos at >= 30 frames/s
+# (640x480 colour, 2 threads); benchmarks/RESULTS.md has the numbers
+DEFAULT_MODEL = "edge_color_realtime"
 
 
 class ModelError(ValueError):

@@ -17,10 +17,9 @@ import numpy as np
 
 from bfcnn.runtime.pipeline import StreamStats, named, run_stream
 from bfcnn.runtime.sources import SourceError, expand_inputs, is_video, read_image, video_frames
-from bfcnn.zoo import ModelError
+from bfcnn.zoo import DEFAULT_MODEL, ModelError
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples")
-DEFAULT_MODEL = "edge_color_realtime"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
                    help="average N passes over flipped / rotated copies of each frame: N times the "
                         "time for +0.14-0.8 dB (default 1: real time)")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="0-1.5: output = noisy + strength * (denoised - noisy); below 1 keeps more "
+                        "detail and grain, above 1 smooths more (default 1)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     p.add_argument("--width", type=int, default=640, help="camera width")
     p.add_argument("--height", type=int, default=480, help="camera height")
@@ -148,7 +150,7 @@ def _run_live(den, args) -> int:
 def run(args: argparse.Namespace) -> int:
     from bfcnn.runtime.denoiser import Denoiser
     den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization,
-                   ensemble=args.ensemble)
+                   ensemble=args.ensemble, strength=args.strength)
     args.probe = _probe(args)
     try:
         return _run(den, args)

@@ -19,19 +19,30 @@ from bfcnn.runtime import ensemble as dihedral
 from bfcnn.runtime import pyramid
 from bfcnn.runtime.interpreter import TFLiteModel
 from bfcnn.runtime.tiling import align_up, tiles
-from bfcnn.zoo import ModelCard, ModelError, pick_quantization, resolve, verify
+from bfcnn.zoo import DEFAULT_MODEL, ModelCard, ModelError, pick_quantization, resolve, verify
 
 WHOLE_FRAME_MAX_PIXELS = 4096 * 4096  # auto mode tiles only above this
 
 
 INT8_MAX_GAIN = 8.0   # brightening limit for int8 models (see _ensembled)
+STRENGTH_RANGE = (0.0, 1.5)
+
+
+def check_strength(strength: float) -> float:
+    """`strength` as a float in STRENGTH_RANGE; ValueError naming the range otherwise."""
+    lo, hi = STRENGTH_RANGE
+    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
+            or not lo <= float(strength) <= hi:
+        raise ValueError(f"strength must be a number in [{lo}, {hi}] (0 = the noisy input, 1 = the "
+                         f"model's output, above 1 smooths more), got {strength!r}")
+    return float(strength)
 
 
 class Denoiser:
     """Blind bias-free denoiser on LiteRT.
 
     model: a shipped name (bfcnn.list_models()), an exported model folder, or a .tflite path
-        with card.json beside it.
+        with card.json beside it; None: bfcnn.zoo.DEFAULT_MODEL.
     num_threads: LiteRT threads (default: all cores, os.cpu_count()).
     tile: core tile side in pixels (rounded up to the pyramid stride), or None for auto
         (whole frame unless it exceeds WHOLE_FRAME_MAX_PIXELS, then 1024).
@@ -43,10 +54,15 @@ class Denoiser:
     ensemble: 1 (default), 2, 4 or 8 passes over flipped / rotated copies of each frame,
         averaged (bfcnn.runtime.ensemble): N times the time for +0.14-0.8 dB (RESULTS.md,
         "Self-ensemble"). Still bias-free: the average is homogeneous and locally linear.
+    strength: s in [0, 1.5], output y + s * (f(y) - y) (default 1: the model's output). Below 1
+        keeps more detail and grain, above 1 smooths more. Still bias-free (a linear mix of y
+        and f(y)) and free: one multiply-add per pixel.
     """
 
-    def __init__(self, model: str, num_threads: Optional[int] = None, tile: Optional[int] = None,
-                 quantization: Optional[str] = None, tile_workers: int = 1, ensemble: int = 1):
+    def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None, tile: Optional[int] = None,
+                 quantization: Optional[str] = None, tile_workers: int = 1, ensemble: int = 1,
+                 strength: float = 1.0):
+        model = DEFAULT_MODEL if model is None else model
         self.card: ModelCard = resolve(model)
         quantization = pick_quantization(self.card, model, quantization)
         if tile is not None and (not isinstance(tile, (int, np.integer)) or tile < 1):
@@ -56,6 +72,7 @@ class Denoiser:
         if not isinstance(tile_workers, (int, np.integer)) or tile_workers < 1:
             raise ValueError(f"tile_workers must be a positive integer, got {tile_workers!r}")
         self.ensemble = dihedral.check(ensemble)
+        self.strength = check_strength(strength)
         self.quantization = quantization
         self.num_threads = int(num_threads or os.cpu_count() or 1)
         self._warned_gray = False
@@ -94,6 +111,11 @@ class Denoiser:
                               f"(~1 dB at sigma 25); use edge_gray_realtime or edge_gray_quality for a gray "
                               f"camera", RuntimeWarning, stacklevel=2)
             out = self._ensembled(np.repeat(image, c_model, axis=2), scale).mean(axis=2, keepdims=True)
+        if self.strength != 1.0:  # y + s * (f(y) - y), in place
+            noisy = image.astype(np.float32) * scale
+            out -= noisy
+            out *= np.float32(self.strength)
+            out += noisy
         if dtype == np.uint8:
             result = np.clip(np.rint(out * np.float32(255.0)), 0, 255).astype(np.uint8)
         else:

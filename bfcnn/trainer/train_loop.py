@@ -24,7 +24,7 @@ from bfcnn.config import PipelineConfig, to_dict
 from bfcnn.trainer import losses, pruning
 from bfcnn.trainer.checkpoints import build_checkpoint, ckpt_step, restore_latest
 from bfcnn.trainer.data.dataset import Prefetcher, load_images
-from bfcnn.trainer.data.noise import corrupt, gray_some
+from bfcnn.trainer.data.noise import training_pair
 from bfcnn.trainer import tflite_weights
 from bfcnn.trainer.layers import ScaleOnlyBatchNorm
 from bfcnn.trainer.pyramid import PyrDown, gaussian_pyramid
@@ -110,7 +110,6 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     if max_steps is not None:
         end = min(end, start + max_steps)
     model = built.full
-    scale = 1.0 / (d.max_value - d.min_value)
     supervise_levels = cfg.loss.level_multiplier > 0
     target_down = PyrDown(name="level_target_down")
     target_down.build((None, None, None, cfg.model.channels))  # eager constant, not one per trace
@@ -127,10 +126,8 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         return outs[0], coarse, list(outs[n_levels:]) if penalize_range else []
 
     @tf.function(jit_compile=t.jit_compile, reduce_retracing=True)
-    def train_step(batch_u8, seed, iterations):
-        clean = (tf.cast(batch_u8, tf.float32) - d.min_value) * scale
-        clean, gray = gray_some(clean, d, seed)
-        noisy = corrupt(clean, d, seed, gray)
+    def train_step(clean_u8, noisy_u8, camera, seed, iterations):
+        clean, noisy = training_pair(clean_u8, noisy_u8, camera, d, seed)
         targets = gaussian_pyramid(clean, cfg.model.levels, target_down)[1:] if supervise_levels else []
         with tf.GradientTape() as tape:
             out, coarse, inner = forward(noisy)
@@ -152,11 +149,13 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         """One step; under a tf.distribute strategy the batch is split across replicas, the
         optimizer all-reduces the gradients, and the logged values are replica means."""
         if default_strategy:
-            return train_step(batch, seed, iterations)
-        parts = np.array_split(batch, replicas)
-        values = strategy.experimental_distribute_values_from_function(
-            lambda ctx: tf.constant(parts[ctx.replica_id_in_sync_group]))
-        per = strategy.run(train_step, args=(values, seed, iterations))
+            return train_step(*batch, seed, iterations)
+        values = []
+        for part in batch:
+            parts = np.array_split(part, replicas)
+            values.append(strategy.experimental_distribute_values_from_function(
+                lambda ctx, parts=parts: tf.constant(parts[ctx.replica_id_in_sync_group])))
+        per = strategy.run(train_step, args=(*values, seed, iterations))
         return tuple(strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for v in per)
 
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
@@ -214,8 +213,9 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                                         noisy=f"{float(p_in):.2f}", img_s=f"{rate:.0f}",
                                         refresh=False)
                 if t.visualization_every > 0 and step % t.visualization_every == 0:
-                    clean = batch[: t.visualization_number].astype(np.float32) * np.float32(scale)
-                    noisy = corrupt(tf.constant(clean), d, seed).numpy()
+                    n = t.visualization_number
+                    clean, noisy = (x.numpy() for x in training_pair(
+                        batch.clean[:n], batch.noisy[:n], batch.camera[:n], d, seed))
                     with writer.as_default(step=step):
                         tf.summary.image("noisy_denoised_clean",
                                          image_grid(noisy, model(noisy).numpy(), clean), step=step)
@@ -258,8 +258,7 @@ def _recalibrate_batchnorm(cfg: PipelineConfig, built) -> int:
         batches = iter(prefetch)
         pyramids = []
         for i in range(8):
-            clean = (tf.cast(next(batches), tf.float32) - d.min_value) / (d.max_value - d.min_value)
-            noisy = corrupt(clean, d, tf.constant([cfg.train.seed + 1, i], tf.int32))
+            _, noisy = training_pair(*next(batches), d, tf.constant([cfg.train.seed + 1, i], tf.int32))
             pyramids.append([np.asarray(x) for x in gaussian_pyramid(noisy, cfg.model.levels, down)])
     finally:
         prefetch.close()

@@ -11,13 +11,14 @@ import os
 import queue
 import threading
 import warnings
-from typing import Iterator, List, Optional
+from typing import Iterator, List, NamedTuple, Optional
 
 import cv2
 import numpy as np
 
 from bfcnn.config import COLOR_MODES, DatasetConfig, PipelineConfig, resolve_path
 from bfcnn.trainer.data.augment import augment_crop
+from bfcnn.trainer.data.camera_noise import camera_pair
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -93,12 +94,30 @@ def load_images(cfg: PipelineConfig, limit: Optional[int] = None) -> List[np.nda
     return images
 
 
-def sample_batch(images: List[np.ndarray], d: DatasetConfig, seed: int, step: int) -> np.ndarray:
-    """Batch for `step`: uint8 [batch_size, h, w, C], a pure function of (seed, step)."""
+class Batch(NamedTuple):
+    """One training batch. clean: uint8 [B, h, w, C], the targets; noisy: uint8 [B, h, w, C],
+    the camera-noise inputs where `camera` is 1 (elsewhere a copy of clean: the training step
+    corrupts those itself); camera: float32 [B], 1 for crops given camera noise, else 0."""
+    clean: np.ndarray
+    noisy: np.ndarray
+    camera: np.ndarray
+
+
+def sample_batch(images: List[np.ndarray], d: DatasetConfig, seed: int, step: int) -> Batch:
+    """Batch for `step`, a pure function of (seed, step). Crops draw from one random stream and
+    camera noise from another, so recipes without camera noise crop exactly as they always did."""
     rng = np.random.default_rng([seed, step])
     h, w = d.input_shape[0], d.input_shape[1]
     picks = rng.integers(0, len(images), size=d.batch_size)
-    return np.stack([augment_crop(images[i], h, w, d, rng) for i in picks])
+    clean = np.stack([augment_crop(images[i], h, w, d, rng) for i in picks])
+    noisy = clean.copy()
+    camera = np.zeros(d.batch_size, np.float32)
+    if d.camera_noise.fraction > 0:
+        cam_rng = np.random.default_rng([seed, step, 11])
+        for i in np.flatnonzero(cam_rng.random(d.batch_size) < d.camera_noise.fraction):
+            clean[i], noisy[i] = camera_pair(clean[i], d.camera_noise, cam_rng)
+            camera[i] = 1.0
+    return Batch(clean, noisy, camera)
 
 
 class Prefetcher:
@@ -125,7 +144,7 @@ class Prefetcher:
                     continue
             step += 1
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[Batch]:
         while True:
             yield self._queue.get()
 

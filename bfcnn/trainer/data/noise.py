@@ -108,3 +108,19 @@ def corrupt(clean: tf.Tensor, d: DatasetConfig, seed: tf.Tensor, gray=None) -> t
     if d.round_values:
         noisy = tf.round(noisy * 255.0) / 255.0
     return noisy
+
+
+def training_pair(clean_u8, noisy_u8, camera, d: DatasetConfig, seed: tf.Tensor):
+    """(clean, noisy) float32 [B, H, W, C] scaled to [0, 1] by dataset.min_value / max_value, for
+    one prefetched batch (bfcnn.trainer.data.dataset.Batch: clean and noisy uint8, camera float32
+    [B]). Crops with camera = 1 keep the camera-noise pair the prefetch thread made; the others
+    get gray_some and corrupt here, as they always did."""
+    scale = 1.0 / (d.max_value - d.min_value)
+    clean = (tf.cast(clean_u8, tf.float32) - d.min_value) * scale
+    gclean, gray = gray_some(clean, d, seed)
+    noisy = corrupt(gclean, d, seed, gray)
+    if d.camera_noise.fraction <= 0:
+        return gclean, noisy
+    cam = tf.reshape(tf.cast(camera, tf.float32), [-1, 1, 1, 1]) > 0.5
+    cam_noisy = (tf.cast(noisy_u8, tf.float32) - d.min_value) * scale
+    return tf.where(cam, clean, gclean), tf.where(cam, cam_noisy, noisy)

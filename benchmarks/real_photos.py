@@ -1,0 +1,135 @@
+"""Quality on real camera noise: PolyU100 (real noisy shot vs the mean of ~500 shots), photos
+as the cameras wrote them. Every shipped model file (colour models on the colour pairs, gray
+models on their luma), extra model folders given with --baseline, OpenCV non-local means with
+h swept (every h is a row; the best is marked), CBM3D / BM3D with sigma swept on a fixed subset
+(every --bm3d-every'th pair, so all five cameras are in it), and the noisy input. PolyU100 is
+for evaluation only: nothing here trains or tunes weights.
+Usage: python benchmarks/real_photos.py [--limit N] [--bm3d-every K] [--baseline DIR ...] [--no-write]
+(also reached as python benchmarks/quality.py --protocols real)
+"""
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.report import publish, table  # noqa: E402
+import bfcnn  # noqa: E402
+from bfcnn.evaluation import psnr, real_pairs, ssim  # noqa: E402
+from bfcnn.runtime import Denoiser  # noqa: E402
+
+NLM_H = (2, 3, 4, 5, 6, 8)
+BM3D_SIGMAS = (4, 6, 8, 12)
+
+
+def model_runners(names, labels, threads: int):
+    """{label: (channels, fn(uint8 image) -> uint8 image)} for each file of each model."""
+    out = {}
+    for name, label in zip(names, labels):
+        card = bfcnn.zoo.resolve(name)
+        for q in sorted(card.quantization):
+            den = Denoiser(name, num_threads=threads, quantization=q)
+            out[f"{label} ({q})"] = (card.channels, den)
+    return out
+
+
+def nlm(h: float):
+    def run(img):
+        if img.ndim == 2:
+            return cv2.fastNlMeansDenoising(img, None, h, 7, 21)
+        return cv2.fastNlMeansDenoisingColored(img, None, h, h, 7, 21)
+    return run
+
+
+def bm3d_runner(sigma: float):
+    def run(img):
+        import bm3d
+        x = img.astype(np.float32) / 255.0
+        if x.ndim == 2:
+            return np.clip(bm3d.bm3d(x, sigma / 255.0) * 255.0, 0, 255)
+        return np.clip(bm3d.bm3d_rgb(x[:, :, ::-1], sigma / 255.0)[:, :, ::-1] * 255.0, 0, 255)
+    return run
+
+
+def evaluate(args) -> str:
+    names = list(args.models or bfcnn.list_models())
+    labels = list(names)
+    for path in args.baseline:
+        names.append(path)
+        labels.append("baseline " + os.path.basename(os.path.normpath(path)))
+    runners = model_runners(names, labels, args.threads)
+    res = defaultdict(lambda: {"psnr": [], "ssim": [], "seconds": 0.0, "mp": 0.0})
+    for gray in (False, True):
+        kind = "gray (luma)" if gray else "colour"
+        pairs = real_pairs(args.limit, gray=gray)
+        todo = {"noisy input": lambda img: img}
+        todo.update({label: fn for label, (ch, fn) in runners.items() if (ch == 1) == gray})
+        todo.update({f"OpenCV NLM h {h}": nlm(h) for h in NLM_H})
+        for i, (_, noisy, ref) in enumerate(pairs):
+            jobs = dict(todo)
+            subset = args.bm3d_every > 0 and i % args.bm3d_every == 0
+            if subset:
+                for s in BM3D_SIGMAS:
+                    jobs[f"{'BM3D' if gray else 'CBM3D'} sigma {s}"] = bm3d_runner(s)
+            for label, fn in jobs.items():
+                t = time.perf_counter()
+                out = np.asarray(fn(noisy))
+                seconds = time.perf_counter() - t
+                for key in ([label, f"{label} [subset]"] if subset and "BM3D" not in label else [label]):
+                    r = res[(kind, key)]
+                    r["psnr"].append(psnr(out, ref))
+                    r["ssim"].append(ssim(out, ref))
+                    r["seconds"] += seconds
+                    r["mp"] += noisy.shape[0] * noisy.shape[1] / 1e6
+            print(f"{kind} {i + 1}/{len(pairs)}", file=sys.stderr, flush=True)
+    rows = []
+    for kind in ("colour", "gray (luma)"):
+        keys = [k for k in res if k[0] == kind]
+        for subset in (False, True):
+            part = [k for k in keys if ("[subset]" in k[1] or "BM3D" in k[1]) == subset]
+            nlm_keys = [k for k in part if k[1].startswith("OpenCV NLM")]
+            bm_keys = [k for k in part if "BM3D" in k[1]]
+            best = {max(group, key=lambda k: np.mean(res[k]["psnr"])) for group in (nlm_keys, bm_keys) if group}
+            for k in sorted(part, key=lambda k: -np.mean(res[k]["psnr"])):
+                r = res[k]
+                rows.append([kind, "subset" if subset else "all", k[1].replace(" [subset]", "") + (" (best)" if k in best else ""),
+                             len(r["psnr"]), round(float(np.mean(r["psnr"])), 2), round(float(np.mean(r["ssim"])), 4),
+                             round(r["seconds"] / r["mp"], 3)])
+    return table(["pairs", "images", "method", "n", "PSNR dB", "SSIM", "s / MP"], rows)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bm3d-every", type=int, default=10,
+                   help="(C)BM3D on every K'th pair (0 = skip): it costs ~1-2 min per megapixel per sigma")
+    p.add_argument("--baseline", nargs="*", default=[],
+                   help="extra model folders or .tflite files to compare (e.g. the models of a previous release)")
+
+
+def run(args) -> None:
+    body = evaluate(args)
+    if args.no_write:
+        print(body)
+        return
+    publish("Quality on real camera noise (PolyU100)", body,
+            "Rows 'all': every pair (or the first --limit). Rows 'subset': every "
+            f"{args.bm3d_every}th pair, where (C)BM3D ran, with every method on the same pairs. "
+            "Gray models and gray peers run on the luma of the same pairs. NLM: template 7, search "
+            "21, hColor = h. Sorted by PSNR.")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--limit", type=int, default=0, help="first N pairs (0 = all 100)")
+    p.add_argument("--models", nargs="*", default=None, help="shipped names or paths (default: every shipped model)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-write", action="store_true", help="print the table only")
+    add_arguments(p)
+    run(p.parse_args())
+
+
+if __name__ == "__main__":
+    main()

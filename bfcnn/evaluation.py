@@ -1,0 +1,105 @@
+"""How bfcnn measures quality: where the image sets are, the noise protocols, PSNR and SSIM.
+
+One definition for the tests, the benchmarks and the explain tools (numpy + OpenCV only, no
+TensorFlow). Images are uint8, HxW (gray) or HxWx3 (BGR), values 0-255.
+
+Protocols:
+- `camera`: clean + N(0, sigma^2) per pixel, rounded and clipped to uint8 (what a runtime
+  receives from a camera; the headline for synthetic noise).
+- `float`: the same noise left unclipped as float32 (the papers' protocol).
+- `real`: PolyU100, one real noisy shot against the mean of ~500 shots of the same scene, as
+  the camera wrote them (JPEG, camera ISP and its noise reduction included). Evaluation only:
+  never train or tune weights on it (its licence and honesty both say so).
+"""
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+GRAY_SETS = ("Set12", "BSD68")
+COLOR_SETS = ("CBSD68", "Kodak24")
+REAL_SET = "PolyU100"
+_IMAGE_ENDINGS = (".png", ".jpg", ".jpeg", ".bmp", ".tif")
+
+
+def dataset_root() -> str:
+    """The folder holding the image sets: $BFCNN_DATASETS, else ../shared/datasets beside the
+    source checkout (the repository's parent folder). Where to get each set:
+    ../shared/datasets/README.md (or docs/datasets.md)."""
+    env = os.environ.get("BFCNN_DATASETS")
+    if env:
+        return env
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.normpath(os.path.join(repo, "..", "shared", "datasets"))
+
+
+def set_folder(name: str) -> str:
+    """Path of one image set; FileNotFoundError naming the set and the fix when it is missing."""
+    folder = os.path.join(dataset_root(), name)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"image set {name!r} not found at {folder}; set BFCNN_DATASETS to the "
+                                f"folder that holds it (docs/datasets.md says where to get it)")
+    return folder
+
+
+def load_set(name: str, limit: int = 0) -> List[np.ndarray]:
+    """The images of a synthetic-noise test set, sorted by file name, first `limit` (0 = all):
+    uint8 HxW for gray sets, HxWx3 BGR for colour sets."""
+    folder = set_folder(name)
+    files = sorted(f for f in os.listdir(folder) if f.lower().endswith(_IMAGE_ENDINGS))[:limit or None]
+    flag = cv2.IMREAD_GRAYSCALE if name in GRAY_SETS else cv2.IMREAD_COLOR
+    return [cv2.imread(os.path.join(folder, f), flag) for f in files]
+
+
+def real_pairs(limit: int = 0, gray: bool = False, offset: int = 0) -> List[Tuple[str, np.ndarray, np.ndarray]]:
+    """PolyU100 pairs as (name, noisy, reference), sorted by name, `limit` of them (0 = all)
+    from index `offset`: uint8 512x512x3 BGR, or the luma plane (512x512) with gray=True."""
+    folder = set_folder(REAL_SET)
+    names = sorted(f[: -len("_real.JPG")] for f in os.listdir(folder) if f.endswith("_real.JPG"))
+    names = names[offset:][:limit or None]
+    flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
+    pairs = []
+    for n in names:
+        noisy = cv2.imread(os.path.join(folder, n + "_real.JPG"), flag)
+        ref = cv2.imread(os.path.join(folder, n + "_mean.JPG"), flag)
+        if noisy is None or ref is None:
+            raise FileNotFoundError(f"{REAL_SET}: cannot read the pair {n}_real.JPG / {n}_mean.JPG in {folder}")
+        pairs.append((n, noisy, ref))
+    return pairs
+
+
+def add_noise(clean: np.ndarray, sigma: float, rng: np.random.Generator, protocol: str = "camera") -> np.ndarray:
+    """Gaussian noise of std `sigma` (0-255 units) on uint8 `clean`: uint8 under the camera
+    protocol (rounded, clipped), float32 (unclipped) under the float protocol."""
+    noisy = clean.astype(np.float32) + rng.normal(0, sigma, clean.shape).astype(np.float32)
+    if protocol == "camera":
+        return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+    if protocol == "float":
+        return noisy
+    raise ValueError(f"protocol {protocol!r}: use 'camera' or 'float' (real noise comes from real_pairs)")
+
+
+def psnr(out: np.ndarray, clean: np.ndarray, peak: float = 255.0) -> float:
+    """PSNR in dB of `out` against `clean` (any dtype, same shape, 0-`peak` scale)."""
+    mse = np.mean((np.asarray(out, np.float64) - np.asarray(clean, np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(peak ** 2 / mse))
+
+
+def ssim(out: np.ndarray, clean: np.ndarray) -> float:
+    """SSIM (scikit-image, the test extra) of `out` against `clean`, 0-255 scale, HxW or HxWx3."""
+    from skimage.metrics import structural_similarity
+    return float(structural_similarity(np.asarray(clean, np.float64), np.asarray(out, np.float64),
+                                       data_range=255, channel_axis=2 if clean.ndim == 3 else None))
+
+
+def as_uint8(img: np.ndarray) -> np.ndarray:
+    """Rounded and clipped to uint8 (a no-op on uint8)."""
+    return img if img.dtype == np.uint8 else np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def luma(bgr: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """uint8 HxWx3 BGR -> uint8 HxW luma (OpenCV's BT.601 weights, as the gray sets use)."""
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY, dst=out)
