@@ -54,7 +54,13 @@ std::vector<Image> borrow_outputs(const py::list& out, int levels, int h, int w,
     throw py::value_error("pyramid_down: out needs one array per level (" + std::to_string(levels) + ")");
   std::vector<Image> images;
   for (int k = 0; k < levels; ++k) {
-    py::array arr = py::reinterpret_borrow<py::array>(out[k]);
+    py::object item = out[k];
+    // anything but a numpy array (None, a float, bytes, a memoryview, ...) is refused here:
+    // treating it as an array reads a PyArrayObject that is not there
+    if (!py::isinstance<py::array>(item))
+      throw py::value_error("pyramid_down: out[" + std::to_string(k) + "] must be a numpy float32 array, got " +
+                            std::string(Py_TYPE(item.ptr())->tp_name));
+    py::array arr = py::reinterpret_borrow<py::array>(item);
     if (!arr.dtype().is(py::dtype::of<float>()) || !(arr.flags() & py::array::c_style) || !arr.writeable())
       throw py::value_error("pyramid_down: out[" + std::to_string(k) + "] must be a writable C-contiguous float32 array");
     const py::ssize_t want = static_cast<py::ssize_t>(h) * w * c;

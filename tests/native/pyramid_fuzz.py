@@ -7,7 +7,9 @@ atheris drives the inputs from fuzzer bytes; with a gcc-built ASan module it get
 feedback (measured: corpus stays at 1 entry; gcc cannot emit libFuzzer's coverage hooks), so it
 is a mutation-based random search here, and the RNG mode is the main driver. Each case builds an image from the input bytes: shape (1x1 up to 70x90), 1-5 channels or 2-D,
 uint8 / float32 / other dtypes, C-contiguous or a strided, transposed or negative-stride view,
-levels 0-8, with or without `out=` arrays (right and wrong). Valid inputs must match the numpy
+levels 0-8, with or without `out=` arrays (right and wrong); and, in a share of the cases, any
+Python object in place of one argument or one `out` item (None, numbers, numpy scalars, bytes,
+memoryviews, strings, lists, dicts, read-only / non-contiguous / float64 arrays). Valid inputs must match the numpy
 reference (1 LSB uint8, 1e-5 float32); invalid ones must raise ValueError / TypeError. Anything
 else (a crash, a sanitizer report, a wrong value) fails the run.
 """
@@ -73,8 +75,20 @@ def make_case(b: Bytes):
         img = img[:0]                              # empty
     levels = b.int(0, 8)
     scale = [1.0, 1 / 255.0, 0.5, -2.0][b.int(0, 3)]
-    out_mode = b.int(0, 3)                         # 0,1: none; 2: right out; 3: wrong out
-    return img, levels, scale, out_mode
+    out_mode = b.int(0, 5)                         # 0,1: none; 2: right out; 3: wrong out; 4: junk item; 5: junk out
+    junk_arg = b.int(0, 11)                        # 0-2: that argument (image, levels, scale) is junk
+    return img, levels, scale, out_mode, junk_arg, junk(b)
+
+
+def junk(b: Bytes):
+    """Any Python object a caller could pass by mistake."""
+    f32 = np.zeros((4, 4), np.float32)
+    ro = f32.copy()
+    ro.flags.writeable = False
+    options = [None, 1, -7, 1.5, float("nan"), np.float32(0), np.int64(3), b"x" * 256, memoryview(b"abcd"),
+               "abc", [1, 2], {"a": 1}, (f32,), np.zeros((4, 4)), f32[:, ::2], ro, object(), 10 ** 30,
+               np.zeros((4, 4), np.float32).T, bytearray(64)]
+    return options[b.int(0, len(options) - 1)]
 
 
 def valid(img, levels):
@@ -82,7 +96,35 @@ def valid(img, levels):
             and (img.ndim == 2 or 1 <= img.shape[2] <= 4) and 1 <= levels)
 
 
-def run_case(mod, img, levels, scale, out_mode):
+def run_junk(mod, img, levels, scale, out_mode, junk_arg, thing):
+    """One argument (or one out item, or out itself) is an arbitrary object: refused, no crash."""
+    args = [img, levels, scale, None]
+    if junk_arg <= 2:
+        args[junk_arg] = thing
+    elif out_mode == 5:
+        args[3] = thing
+    else:
+        c = 1 if img.ndim == 2 else img.shape[2]
+        shapes = level_shapes(img.shape[0], img.shape[1], max(levels, 1))
+        out = [np.empty((1, hh, ww, c), np.float32) for hh, ww in shapes]
+        out[junk_arg % len(out)] = thing
+        args[1], args[3] = max(levels, 1), out
+    try:
+        mod.pyramid_down(*args)
+    except (ValueError, TypeError, OverflowError):
+        return "refused"
+    if junk_arg > 2 and out_mode == 5 and thing is None:
+        return "ok"    # out=None: no caller buffers
+    if junk_arg in (1, 2) and isinstance(thing, (int, float, np.integer, np.floating)):
+        return "ok"    # a number where a number goes (levels 1 / 3, a scale) may be accepted
+    if junk_arg == 0 and isinstance(thing, np.ndarray) and valid(thing, args[1] if isinstance(args[1], int) else 0):
+        return "ok"    # an array that is a valid image (non-contiguous and read-only views are fine)
+    raise AssertionError(f"junk accepted: argument {junk_arg} out_mode {out_mode} = {type(thing).__name__}")
+
+
+def run_case(mod, img, levels, scale, out_mode, junk_arg, thing):
+    if out_mode >= 4 and img.ndim in (2, 3) and img.size > 0:
+        return run_junk(mod, img, levels, scale, out_mode, junk_arg, thing)
     out = None
     if out_mode >= 2 and img.ndim in (2, 3) and img.size > 0 and levels >= 1:
         c = 1 if img.ndim == 2 else img.shape[2]
