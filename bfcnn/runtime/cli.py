@@ -62,6 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Refuse numbers that cannot mean what the user wants, naming the valid range."""
+    import math
+    from bfcnn.runtime.denoiser import MAX_THREADS
+    if not (math.isfinite(args.fps) and 0 < args.fps <= 1000):
+        raise ValueError(f"--fps must be a number in (0, 1000], got {args.fps}")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise ValueError(f"--threads must be in 1..{MAX_THREADS} (this machine has {os.cpu_count()} "
+                         f"cores), got {args.threads}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1 (leave it out for every frame), got {args.max_frames}")
+    for name in ("width", "height"):
+        if not 1 <= getattr(args, name) <= 16384:
+            raise ValueError(f"--{name} must be in 1..16384, got {getattr(args, name)}")
+    if args.tile is not None and args.tile < 1:
+        raise ValueError(f"--tile must be >= 1 (leave it out for whole frames), got {args.tile}")
+    if not math.isfinite(args.strength):
+        raise ValueError(f"--strength must be a number in [0, 1.5], got {args.strength}")
+
+
 def _out_path(inp: str, output: Optional[str], single: bool, inputs: List[str]) -> str:
     if output and single and not os.path.isdir(output) and os.path.splitext(output)[1]:
         path = output
@@ -149,6 +169,7 @@ def _run_live(den, args) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from bfcnn.runtime.denoiser import Denoiser
+    _check_numbers(args)
     den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization,
                    ensemble=args.ensemble, strength=args.strength)
     args.probe = _probe(args)

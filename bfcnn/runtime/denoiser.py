@@ -10,6 +10,7 @@ learn: ~1 dB at sigma 25), so it warns once per Denoiser: use a gray model for g
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from typing import List, Optional
 
@@ -26,6 +27,9 @@ WHOLE_FRAME_MAX_PIXELS = 4096 * 4096  # auto mode tiles only above this
 
 INT8_MAX_GAIN = 8.0   # brightening limit for int8 models (see _ensembled)
 STRENGTH_RANGE = (0.0, 1.5)
+MAX_SIDE = 1 << 20           # the pyramid op's limit on a frame side
+MAX_THREADS = 64             # LiteRT threads per interpreter (each Denoiser may hold several)
+FLOAT_SLACK = 1.0 / 255.0    # float32 frames may stray this far outside [0, 1] (rounding)
 
 
 def check_strength(strength: float) -> float:
@@ -54,6 +58,9 @@ class Denoiser:
     ensemble: 1 (default), 2, 4 or 8 passes over flipped / rotated copies of each frame,
         averaged (bfcnn.runtime.ensemble): N times the time for +0.14-0.8 dB (RESULTS.md,
         "Self-ensemble"). Still bias-free: the average is homogeneous and locally linear.
+    Calls are serialized: one Denoiser may be shared by threads (each call holds a lock for the
+    whole frame), but runs one frame at a time; for frames in parallel, make one per thread.
+
     strength: s in [0, 1.5], output y + s * (f(y) - y) (default 1: the model's output). Below 1
         keeps more detail and grain, above 1 smooths more. Still bias-free (a linear mix of y
         and f(y)) and free: one multiply-add per pixel.
@@ -67,15 +74,19 @@ class Denoiser:
         quantization = pick_quantization(self.card, model, quantization)
         if tile is not None and (not isinstance(tile, (int, np.integer)) or tile < 1):
             raise ValueError(f"tile must be a positive integer or None, got {tile!r}")
-        if num_threads is not None and (not isinstance(num_threads, (int, np.integer)) or num_threads < 1):
-            raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
-        if not isinstance(tile_workers, (int, np.integer)) or tile_workers < 1:
-            raise ValueError(f"tile_workers must be a positive integer, got {tile_workers!r}")
+        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
+                                        or not 1 <= num_threads <= MAX_THREADS):
+            raise ValueError(f"num_threads must be an integer in 1..{MAX_THREADS} or None (all "
+                             f"{os.cpu_count()} cores), got {num_threads!r}")
+        if isinstance(tile_workers, bool) or not isinstance(tile_workers, (int, np.integer)) \
+                or not 1 <= tile_workers <= MAX_THREADS:
+            raise ValueError(f"tile_workers must be an integer in 1..{MAX_THREADS}, got {tile_workers!r}")
         self.ensemble = dihedral.check(ensemble)
         self.strength = check_strength(strength)
         self.quantization = quantization
         self.num_threads = int(num_threads or os.cpu_count() or 1)
         self._warned_gray = False
+        self._lock = threading.Lock()
         self.tile = tile
         path = verify(self.card, quantization)
         self._model = TFLiteModel(path, self.num_threads)
@@ -96,7 +107,11 @@ class Denoiser:
     # ------------------------------------------------------------------ public
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise one frame; returns the same shape and dtype (see the module docstring)."""
-        image, squeeze, dtype = self._validate(image)
+        image, squeeze, dtype = self._validate(image)   # before the lock: a bad frame waits for nothing
+        with self._lock:
+            return self._call(image, squeeze, dtype)
+
+    def _call(self, image: np.ndarray, squeeze: bool, dtype) -> np.ndarray:
         scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
         c_model = self.card.channels
         c_in = image.shape[2]
@@ -133,8 +148,17 @@ class Denoiser:
             raise ValueError(f"frame must be HxW, HxWx1 or HxWx3 (BGR), got shape {image.shape}")
         if image.size == 0:
             raise ValueError(f"frame is empty (shape {image.shape})")
-        if image.dtype == np.float32 and not np.isfinite(image).all():
-            raise ValueError("frame contains NaN or Inf; clean it (np.nan_to_num) before denoising")
+        if max(image.shape[:2]) > MAX_SIDE:
+            raise ValueError(f"frame side {max(image.shape[:2])} exceeds {MAX_SIDE}; split the frame or "
+                             f"resize it (cv2.resize)")
+        if image.dtype == np.float32:
+            lo, hi = float(image.min()), float(image.max())   # NaN and Inf propagate into both
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                raise ValueError("frame contains NaN or Inf; clean it (np.nan_to_num) before denoising")
+            if lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK:
+                hint = ("it looks like 0-255 data: pass frame.astype(np.uint8), or frame / 255"
+                        if hi <= 255.0 + FLOAT_SLACK and lo >= -FLOAT_SLACK else "rescale it to [0, 1]")
+                raise ValueError(f"float32 frames hold values in [0, 1], got [{lo:g}, {hi:g}]; {hint}")
         squeeze = image.ndim == 2
         if squeeze:
             image = image[:, :, None]
@@ -204,8 +228,14 @@ class Denoiser:
             # into the interpreter's input tensors, no intermediate arrays
             shapes = [(h, w, c) for h, w in pyramid.level_shapes(image.shape[0], image.shape[1], self.card.levels)]
             views = model.input_views(shapes)
-            pyramid.pyramid_down(image, self.card.levels, float(scale), out=views)
-            del views  # LiteRT refuses to invoke while numpy views of its buffers are alive
+            try:
+                pyramid.pyramid_down(image, self.card.levels, float(scale), out=views)
+            finally:
+                # LiteRT refuses to invoke or resize while numpy views of its buffers are alive;
+                # a traceback keeps the frames that saw this list alive as long as the exception
+                # is referenced, so empty the list itself, not only this name
+                views.clear()
+                del views
             return model.invoke()
         levels: List[np.ndarray] = pyramid.pyramid_down(image, self.card.levels, float(scale))
         return model([lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels])

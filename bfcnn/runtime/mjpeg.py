@@ -4,9 +4,14 @@ GET /            a page showing the stream
 GET /stream.mjpg multipart/x-mixed-replace JPEG stream (the noisy | denoised view)
 GET /frame.jpg   the latest view as one JPEG
 Binds 127.0.0.1 unless an address is given ("0.0.0.0:8080" to serve the network).
+At most MAX_CLIENTS connections at once (more get 503 at once, no thread); a client silent or
+not reading for CLIENT_TIMEOUT seconds is dropped; a client that goes away mid-response is
+dropped quietly. The pipeline never waits for a client.
 """
 from __future__ import annotations
 
+import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional, Tuple
@@ -15,6 +20,10 @@ import cv2
 
 from bfcnn.runtime.pipeline import Frame
 from bfcnn.runtime.sinks import View
+
+MAX_CLIENTS = 16
+CLIENT_TIMEOUT = 10.0
+_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout, TimeoutError)
 
 PAGE = (b"<!doctype html><title>bfcnn</title><body style='margin:0;background:#111'>"
         b"<img src='/stream.mjpg' style='width:100%'></body>")
@@ -53,6 +62,8 @@ class _Latest:
 
 def _handler(latest: _Latest):
     class Handler(BaseHTTPRequestHandler):
+        timeout = CLIENT_TIMEOUT   # socket timeout: idle or stalled clients are dropped
+
         def log_message(self, fmt, *args):  # quiet: the CLI reports what matters
             pass
 
@@ -72,7 +83,10 @@ def _handler(latest: _Latest):
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except _GONE:
+                return  # the client went away
 
         def _stream(self) -> None:
             self.send_response(200)
@@ -87,9 +101,46 @@ def _handler(latest: _Latest):
                         continue
                     self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                      + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
-            except (BrokenPipeError, ConnectionResetError):
-                return  # the browser went away
+            except _GONE:
+                return  # the browser went away or stopped reading
     return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a cap on live connections and no tracebacks for clients that
+    vanish: a connection over the cap is answered 503 from the accept thread and closed."""
+    daemon_threads = True
+
+    def __init__(self, address, handler) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, _GONE):
+            return  # a client's broken connection is its own business, not the pipeline's
+        print(f"mjpeg: request from {client_address[0]} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 class MjpegSink:
@@ -99,11 +150,10 @@ class MjpegSink:
         host, port = parse_address(address)
         self._latest = _Latest()
         try:
-            self.server = ThreadingHTTPServer((host, port), _handler(self._latest))
+            self.server = _Server((host, port), _handler(self._latest))
         except OSError as exc:
             raise ValueError(f"--serve {address}: cannot listen on {host}:{port} ({exc.strerror}); "
                              f"pick another port") from exc
-        self.server.daemon_threads = True
         self.quality, self.view = quality, view or View()
         self.url = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}/"
         self._thread = threading.Thread(target=self.server.serve_forever, name="bfcnn-mjpeg", daemon=True)

@@ -1,0 +1,129 @@
+"""Defects found by a careful user and an attacker, each with the test that failed before its fix:
+threads sharing a Denoiser, float frames outside [0, 1], an over-long frame side, CLI numbers,
+thread counts, and an MJPEG server under idle and excess connections."""
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from bfcnn.runtime import Denoiser, mjpeg
+from bfcnn.runtime.cli import main as cli_main
+
+
+@pytest.fixture(scope="module")
+def den():
+    return Denoiser(num_threads=2)
+
+
+def test_one_denoiser_shared_by_threads_gives_each_its_own_frame(den):
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8) for _ in range(4)]
+    want = [den(f) for f in frames]
+    errors, wrong = [], []
+
+    def work(i):
+        for _ in range(6):
+            try:
+                if not np.array_equal(den(frames[i]), want[i]):
+                    wrong.append(i)
+            except Exception as exc:  # any error here is the defect being tested
+                errors.append(exc)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and not wrong
+
+
+@pytest.mark.parametrize("scale, match", [(255.0, "looks like 0-255 data"), (3e38, "rescale it"),
+                                          (-1.0, "rescale it")])
+def test_float_frames_outside_unit_range_are_refused(den, scale, match):
+    frame = np.full((16, 16, 3), 0.5, np.float32) * np.float32(scale)
+    with pytest.raises(ValueError, match=match):
+        den(frame)
+
+
+def test_float_rounding_slack_is_accepted(den):
+    frame = np.full((16, 16, 3), 1.0 + 1e-4, np.float32)
+    assert den(frame).max() <= 1.0
+
+
+def test_over_long_side_fails_fast_and_leaves_the_instance_usable(den):
+    good = np.full((32, 48, 3), 120, np.uint8)
+    ref = den(good)
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="exceeds") as info:
+        den(np.zeros((2, (1 << 20) + 2), np.uint8))
+    assert time.perf_counter() - t < 1.0            # checked before the interpreter is resized
+    kept = info.value                                # the exception stays referenced, as in a notebook
+    assert np.array_equal(den(good), ref) and kept is not None
+
+
+def test_a_failing_front_end_drops_its_views_of_the_interpreter(den, monkeypatch):
+    """Any error between filling the inputs and invoking must not leave numpy views of LiteRT's
+    buffers alive (LiteRT then refuses every later call while the exception is referenced)."""
+    from bfcnn.runtime import pyramid
+    good = np.full((32, 48, 3), 120, np.uint8)
+    ref = den(good)
+
+    def boom(*args, **kwargs):
+        raise ValueError("front end failed")
+    monkeypatch.setattr(pyramid, "pyramid_down", boom)
+    with pytest.raises(ValueError, match="front end failed") as info:
+        den(good)
+    monkeypatch.undo()
+    assert np.array_equal(den(good), ref) and info.value is not None
+
+
+@pytest.mark.parametrize("bad", [0, 65, 2000, True, 2.0])
+def test_thread_counts_are_bounded(bad):
+    with pytest.raises(ValueError, match="num_threads must be an integer in 1..64"):
+        Denoiser(num_threads=bad)
+
+
+@pytest.mark.parametrize("flags, match", [
+    (["--fps", "0"], "--fps must be"), (["--fps", "-5"], "--fps must be"), (["--fps", "nan"], "--fps must be"),
+    (["--threads", "2000"], "--threads must be"), (["--max-frames", "0"], "--max-frames must be"),
+    (["--width", "0"], "--width must be"), (["--strength", "nan"], "--strength must be"),
+])
+def test_cli_numbers_are_validated(flags, match, capsys, tmp_path):
+    assert cli_main(["--synthetic", "--output", str(tmp_path / "o.mp4")] + flags) == 2
+    assert match in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def _get(port, timeout=5.0):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(b"GET /frame.jpg HTTP/1.0\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data
+
+
+def test_mjpeg_caps_connections_and_drops_idle_clients(monkeypatch):
+    monkeypatch.setattr(mjpeg, "CLIENT_TIMEOUT", 0.5)
+    monkeypatch.setattr(mjpeg, "MAX_CLIENTS", 4)
+    server = mjpeg.MjpegSink("0")
+    try:
+        port = server.server.server_address[1]
+        from bfcnn.runtime.pipeline import Frame
+        img = np.zeros((16, 16, 3), np.uint8)
+        server.write(Frame(0, "x", img, time.perf_counter(), output=img))
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]   # say nothing
+        time.sleep(0.1)
+        assert _get(port).startswith(b"HTTP/1.0 503")     # over the cap: refused at once
+        time.sleep(1.0)                                     # idle clients time out ...
+        assert b"200 OK" in _get(port)[:40]                 # ... and their slots come back
+        for s in idle:
+            s.close()
+        assert threading.active_count() < 20
+    finally:
+        server.close()
