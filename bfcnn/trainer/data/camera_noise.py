@@ -6,9 +6,9 @@ Bayer mosaic with a random colour-filter phase, given heteroscedastic Poisson-Ga
 (variance a*x + b in linear light, plus optional row noise), then sent through a small camera
 ISP: demosaicking (one of OpenCV's methods at random), white balance, colour correction, tone
 curve, optionally the ISP's own noise reduction, 8 bits and, optionally, JPEG at a random
-quality. The clean target is the same linear
-image through the same ISP without noise and without mosaic: what the camera would show of a
-noiseless scene. After the ISP the noise is signal-dependent and spatially correlated, as
+quality. The clean target is the same mosaic
+through the same ISP (same demosaicking, same noise-reduction settings) without noise and
+without JPEG: what the camera would show of a noiseless scene. After the ISP the noise is signal-dependent and spatially correlated, as
 in real photos (lag-1 autocorrelation 0.3-0.7 instead of 0).
 
 Gray models get either the luma of that pipeline (a colour sensor in a gray app) or a mono
@@ -155,23 +155,27 @@ def demosaic(raw: np.ndarray, phase: str, method: str) -> np.ndarray:
 
 # ------------------------------------------------------------------ the pipeline
 
-def isp_noise_reduction(noisy: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The camera's own noise reduction, after the tone curve as in most ISPs' YUV stage:
-    float32 HxWxC (BGR or gray) in [0, 1] -> same. Chroma (colour only) gets a Gaussian blur of
-    sigma 0.5-2.5 px; luma an edge-preserving bilateral filter whose range sigma is 0.5-2x the
-    noise std, which an ISP knows from its per-ISO calibration (here: measured against the
-    noiseless render). It removes the fine grain and leaves low-frequency blotches, the
-    spatially correlated noise of camera JPEGs."""
-    luma_noise = float(np.std((noisy - target) @ _LUMA_BGR if noisy.shape[2] == 3 else noisy - target))
+def isp_noise_reduction(images, noise_std: float, rng: np.random.Generator):
+    """The camera's own noise reduction, after the tone curve as in most ISPs' YUV stage, with
+    one draw of its settings applied to every image given (the noisy render and the noiseless
+    one: a camera's reference picture went through the same filter). images: float32 HxWxC
+    (BGR or gray) in [0, 1]; returns the filtered list. Chroma (colour only) gets a Gaussian
+    blur of sigma 0.5-2.5 px; luma an edge-preserving bilateral filter whose range sigma is
+    0.5-2x `noise_std` (an ISP knows its noise from its per-ISO calibration). It removes the
+    fine grain and leaves low-frequency blotches, the spatially correlated noise of camera JPEGs."""
     space = float(rng.uniform(0.5, 1.5))
-    colour = max(luma_noise * float(rng.uniform(0.5, 2.0)), 1e-4)
-    if noisy.shape[2] == 1:
-        return cv2.bilateralFilter(noisy[:, :, 0], 5, colour, space)[:, :, None]
-    ycc = cv2.cvtColor(np.clip(noisy, 0.0, 1.0), cv2.COLOR_BGR2YCrCb)
-    ycc[:, :, 0] = cv2.bilateralFilter(np.ascontiguousarray(ycc[:, :, 0]), 5, colour, space)
+    colour = max(noise_std * float(rng.uniform(0.5, 2.0)), 1e-4)
     chroma_sigma = float(rng.uniform(0.5, 2.5))
-    ycc[:, :, 1:] = cv2.GaussianBlur(ycc[:, :, 1:], (0, 0), chroma_sigma)
-    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR)
+    out = []
+    for img in images:
+        if img.shape[2] == 1:
+            out.append(cv2.bilateralFilter(np.ascontiguousarray(img[:, :, 0]), 5, colour, space)[:, :, None])
+            continue
+        ycc = cv2.cvtColor(np.clip(img, 0.0, 1.0), cv2.COLOR_BGR2YCrCb)
+        ycc[:, :, 0] = cv2.bilateralFilter(np.ascontiguousarray(ycc[:, :, 0]), 5, colour, space)
+        ycc[:, :, 1:] = cv2.GaussianBlur(ycc[:, :, 1:], (0, 0), chroma_sigma)
+        out.append(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR))
+    return out
 
 
 def _jpeg(img_u8: np.ndarray, quality: int) -> np.ndarray:
@@ -207,9 +211,14 @@ def camera_pair(clean: np.ndarray, c: CameraNoiseConfig, rng: np.random.Generato
         cam = np.clip(cv2.transform(lin, np.linalg.inv(ccm).astype(np.float32)), 0.0, 1.0) / gains  # sensor RGB
         phase = list(_PHASES)[int(rng.integers(0, 4))]
         method = c.demosaic[int(rng.integers(0, len(c.demosaic)))]
-        raw = add_sensor_noise(mosaic(cam, phase), a, b, row_ratio, rng)
+        clean_raw = mosaic(cam, phase)
+        raw = add_sensor_noise(clean_raw, a, b, row_ratio, rng)
         noisy_lin = cv2.transform(np.clip(demosaic(raw, phase, method) * gains, 0.0, 1.0), ccm)
-        target_lin = cv2.transform(np.clip(cam * gains, 0.0, 1.0), ccm)
+        # the target is demosaicked too, by the same method: a camera's picture of a noiseless
+        # scene still has its demosaicking, and the model is to remove noise, not to re-demosaic
+        # (with a full-RGB target, demosaicking error alone held "noisy" crops to ~28 dB and the
+        # model learned that instead of the noise)
+        target_lin = cv2.transform(np.clip(demosaic(clean_raw, phase, method) * gains, 0.0, 1.0), ccm)
     noisy, target = encode(noisy_lin, curve), encode(target_lin, curve)
     if ccm is not None:  # back to the model's layout: BGR, or the luma plane for a gray model
         noisy, target = noisy[:, :, ::-1], target[:, :, ::-1]
@@ -217,7 +226,10 @@ def camera_pair(clean: np.ndarray, c: CameraNoiseConfig, rng: np.random.Generato
             noisy = (noisy @ _LUMA_BGR)[:, :, None]
             target = (target @ _LUMA_BGR)[:, :, None]
     if rng.random() < c.isp_denoise_fraction:
-        noisy = isp_noise_reduction(np.ascontiguousarray(noisy), target, rng)
+        diff = noisy - target
+        noise_std = float(np.std(diff @ _LUMA_BGR if diff.shape[2] == 3 else diff))
+        noisy, target = isp_noise_reduction([np.ascontiguousarray(noisy), np.ascontiguousarray(target)],
+                                            noise_std, rng)
     noisy_u8, target_u8 = _to_u8(noisy), _to_u8(target)
     if rng.random() < c.jpeg_fraction:
         noisy_u8 = _jpeg(noisy_u8, int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1)))
