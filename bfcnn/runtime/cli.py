@@ -16,7 +16,8 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 
 from bfcnn.runtime.pipeline import StreamStats, named, run_stream
-from bfcnn.runtime.sources import SourceError, expand_inputs, is_video, read_image, video_frames
+from bfcnn.runtime.sources import (DEFAULT_MAX_PIXELS, SourceError, expand_inputs, is_video, read_image,
+                                   video_frames)
 from bfcnn.zoo import DEFAULT_MODEL, ModelError
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples")
@@ -45,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="0-1.5: output = noisy + strength * (denoised - noisy); below 1 keeps more "
                         "detail and grain, above 1 smooths more (default 1)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    p.add_argument("--max-pixels", type=float, default=DEFAULT_MAX_PIXELS,
+                   help="refuse images that decode to more pixels than this (default 1e8: a small "
+                        "compressed file can decode to gigabytes)")
     p.add_argument("--width", type=int, default=640, help="camera width")
     p.add_argument("--height", type=int, default=480, help="camera height")
     p.add_argument("--fps", type=float, default=30, help="camera fps")
@@ -78,18 +82,44 @@ def _check_numbers(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name} must be in 1..16384, got {getattr(args, name)}")
     if args.tile is not None and args.tile < 1:
         raise ValueError(f"--tile must be >= 1 (leave it out for whole frames), got {args.tile}")
+    if not (math.isfinite(args.max_pixels) and args.max_pixels >= 1):
+        raise ValueError(f"--max-pixels must be a number >= 1, got {args.max_pixels}")
     if not math.isfinite(args.strength):
         raise ValueError(f"--strength must be a number in [0, 1.5], got {args.strength}")
 
 
-def _out_path(inp: str, output: Optional[str], single: bool, inputs: List[str]) -> str:
+def _identity(path: str) -> Tuple:
+    """What makes two names the same file: the real path, and device + inode when it exists."""
+    try:
+        st = os.stat(path)
+        return ("inode", st.st_dev, st.st_ino)
+    except OSError:
+        return ("path", os.path.realpath(path))
+
+
+class _Inputs(list):
+    """The input files, with their identities computed once (for the never-overwrite check)."""
+
+    def __init__(self, paths: List[str]) -> None:
+        super().__init__(paths)
+        self.ids = {_identity(p) for p in paths} | {("path", os.path.realpath(p)) for p in paths}
+
+
+def _out_path(inp: str, output: Optional[str], single: bool, inputs: _Inputs) -> str:
+    """Where the output of input `inp` goes. Several inputs keep their paths relative to the
+    folder they share (photos/a/x.png and photos/b/x.png stay apart). Never an input, not even
+    through a symlink or a hard link."""
     if output and single and not os.path.isdir(output) and os.path.splitext(output)[1]:
         path = output
+        if is_video(inp) and os.path.splitext(output)[1].lower() not in (".mp4", ".avi"):
+            raise SourceError(f"--output {output!r}: a video's output must be named .mp4 or .avi")
     else:
         folder = output or "bfcnn_output"
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, os.path.basename(inp))
-    if os.path.abspath(path) in {os.path.abspath(i) for i in inputs}:
+        parents = [os.path.dirname(os.path.abspath(i)) for i in inputs]
+        root = os.path.commonpath(parents) if len(inputs) > 1 else parents[0]
+        path = os.path.join(folder, os.path.relpath(os.path.abspath(inp), root))
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if _identity(path) in inputs.ids or ("path", os.path.realpath(path)) in inputs.ids:
         raise SourceError(f"output {path} would overwrite an input; choose another --output")
     return path
 
@@ -121,12 +151,16 @@ def _view_sinks(args) -> list:
     return sinks
 
 
-def _images(paths: List[str]) -> Iterator[Tuple[str, np.ndarray]]:
+def _images(paths: List[str], skipped: List[str], max_pixels: int) -> Iterator[Tuple[str, np.ndarray]]:
     for path in paths:
-        img = read_image(path)
-        if img is None:
-            print(f"skipping {path}: not a readable 8/16-bit image", file=sys.stderr)
+        try:
+            img, notes = read_image(path, max_pixels)
+        except SourceError as exc:
+            print(f"skipping {path}: {exc}", file=sys.stderr)
+            skipped.append(path)
             continue
+        for note in notes:
+            print(f"note: {path}: {note}", file=sys.stderr)
         yield path, img
 
 
@@ -185,31 +219,50 @@ def _run(den, args) -> int:
     from bfcnn.runtime.sinks import ImageSink, VideoSink
     if args.camera is not None or args.picamera2 or args.synthetic:
         return _run_live(den, args)
-    inputs = expand_inputs(args.input) if args.input else [os.path.join(SAMPLES, "sample_clip.mp4")]
+    inputs = _Inputs(expand_inputs(args.input) if args.input else [os.path.join(SAMPLES, "sample_clip.mp4")])
     single = len(inputs) == 1
     videos = [p for p in inputs if is_video(p)]
     images = [p for p in inputs if not is_video(p)]
     total = StreamStats()
     remaining = args.max_frames
+    skipped: List[str] = []
     for inp in videos:
         out = _out_path(inp, args.output, single, inputs)
-        info, frames = video_frames(inp)
+        try:
+            info, frames = video_frames(inp)
+        except SourceError as exc:   # one bad file does not end the batch
+            print(f"skipping {inp}: {exc}", file=sys.stderr)
+            skipped.append(inp)
+            continue
         count = min(info.frames, remaining) if remaining is not None else info.frames
         stats = run_stream(named(frames, inp), den, [VideoSink(out, info.fps)] + _view_sinks(args),
                            live=False, max_frames=remaining, progress_total=count,
                            progress_label=os.path.basename(inp))
-        print(f"wrote {out}")
+        if stats.processed == 0:
+            print(f"skipping {inp}: no frame could be decoded", file=sys.stderr)
+            skipped.append(inp)
+            continue
+        print(f"wrote {out} ({stats.processed} frames)")
+        if stats.processed < count and not stats.interrupted:
+            print(f"warning: {inp} ended after {stats.processed} of the {count} frames its header "
+                  f"announces (truncated or damaged file)", file=sys.stderr)
+            skipped.append(inp)
         total = total + stats
         remaining = None if remaining is None else remaining - stats.processed
         if stats.interrupted or (remaining is not None and remaining <= 0):
             break
     if images and not total.interrupted and (remaining is None or remaining > 0):
         sink = ImageSink(lambda name: _out_path(name, args.output, single, inputs))
-        stats = run_stream(_images(images), den, [sink] + _view_sinks(args), live=False,
+        stats = run_stream(_images(images, skipped, args.max_pixels), den, [sink] + _view_sinks(args), live=False,
                            max_frames=remaining, progress_total=len(images) if len(images) > 1 else None,
                            progress_label="images")
         total = total + stats
-    return _finish(total, args, f"{den.card.name} ({den.quantization}, {den.num_threads} threads)")
+    code = _finish(total, args, f"{den.card.name} ({den.quantization}, {den.num_threads} threads)")
+    if skipped and code == 0:
+        print(f"error: {len(skipped)} input(s) skipped or incomplete (listed above); the others were "
+              f"written", file=sys.stderr)
+        return 1
+    return code
 
 
 def main(argv: Optional[List[str]] = None) -> int:

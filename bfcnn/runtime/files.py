@@ -37,31 +37,49 @@ def write_image(path: str, image: np.ndarray) -> None:
     atomic_write_bytes(path, buf.tobytes())
 
 
+VIDEO_OUTPUTS = (".mp4", ".avi")
+
+
 class VideoFile:
-    """mp4v / MJPG video written to `<name>.part<ext>` and renamed on close, so a crash leaves
-    no truncated file under the final name and Ctrl-C leaves a playable one."""
+    """mp4v (.mp4) / MJPG (.avi) video written to a fresh hidden temporary file beside `path`
+    (created exclusively, so it can never be an input or any other existing file) and renamed
+    on close: a crash leaves no truncated file under the final name, Ctrl-C a playable one."""
 
     def __init__(self, path: str, fps: float) -> None:
-        self.path, self.fps = path, fps
-        root, ext = os.path.splitext(path)
-        self.tmp = f"{root}.part{ext}"
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in VIDEO_OUTPUTS:
+            raise ValueError(f"video output {path!r}: name it .mp4 or .avi (the extension picks the codec)")
+        self.path, self.fps, self.ext = path, fps, ext
+        self.tmp: str = ""
         self._writer = None
         self.frames = 0
 
+    def _open(self, w: int, h: int, color: bool) -> None:
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise OSError(f"cannot write video {self.path!r}: folder {folder} is not writable")
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=f".part{self.ext}",
+                                        dir=folder)
+        os.close(fd)
+        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.ext == ".avi" else "mp4v"))
+        self._writer = cv2.VideoWriter(self.tmp, fourcc, self.fps, (w, h), color)
+        if not self._writer.isOpened():
+            self._writer = None
+            os.unlink(self.tmp)
+            raise ValueError(f"cannot write video {self.path!r}: OpenCV could not open a "
+                             f"{'MJPG' if self.ext == '.avi' else 'mp4v'} writer for {w}x{h}")
+
     def write(self, image: np.ndarray) -> None:
         if self._writer is None:
-            ext = os.path.splitext(self.path)[1].lower()
-            fourcc = cv2.VideoWriter_fourcc(*("MJPG" if ext == ".avi" else "mp4v"))
-            h, w = image.shape[:2]
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self._writer = cv2.VideoWriter(self.tmp, fourcc, self.fps, (w, h), image.ndim == 3)
-            if not self._writer.isOpened():
-                raise ValueError(f"cannot write video {self.path!r}; use a .mp4 or .avi name")
+            self._open(image.shape[1], image.shape[0], image.ndim == 3)
         self._writer.write(image)
         self.frames += 1
 
     def close(self) -> None:
+        """Finish the file and give it its name; a second call does nothing."""
         if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            writer.release()
+            os.chmod(self.tmp, 0o644)
             os.replace(self.tmp, self.path)

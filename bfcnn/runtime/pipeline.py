@@ -6,12 +6,14 @@ dropped and counted, so latency stays bounded instead of growing with a backlog.
 sources go through a small blocking queue: every frame is processed, in order.
 
 Outputs (video / image files, window, MJPEG server) run in the calling thread, which is
-also where Ctrl-C arrives: it stops capture, and the sinks are closed so files play.
+also where Ctrl-C and SIGTERM (systemd, docker, `timeout`) arrive: either stops capture, and the
+sinks are closed so files play; a second signal while they close is noted, not obeyed.
 """
 from __future__ import annotations
 
 import json
 import queue
+import signal
 import sys
 import threading
 import time
@@ -140,6 +142,33 @@ class StreamStats:
         atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
+class Interrupts:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread (the run ends like Ctrl-C)
+    until `closing` is set; from then on a signal only prints that the outputs are being
+    finished, so a second Ctrl-C or a SIGTERM right after the first cannot leave a half-renamed
+    file. Other threads leave the signal handlers alone."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        self._old: dict = {}
+
+    def __enter__(self) -> "Interrupts":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.closing:
+            print("finishing the outputs, one moment", file=sys.stderr)
+            return
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
 class StopRun(Exception):
     """Raised by a sink (a window's 'q' key) to end the run cleanly."""
 
@@ -203,6 +232,7 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
                    # a log file: fewer redraws (maxinterval too, or tqdm redraws every 10 s)
                    mininterval=0.1 if sys.stderr.isatty() else 30.0,
                    maxinterval=10.0 if sys.stderr.isatty() else 30.0)
+    interrupts = Interrupts().__enter__()
     try:
         while True:
             item = outbox.get()
@@ -227,13 +257,17 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=5.0)
-        if bar is not None:
-            bar.close()
-        for sink in sinks:
-            sink.close()
+        interrupts.closing = True
+        try:
+            stop.set()
+            for t in threads:
+                t.join(timeout=5.0)
+            if bar is not None:
+                bar.close()
+            for sink in sinks:
+                sink.close()
+        finally:
+            interrupts.__exit__()
     stats.seconds = time.perf_counter() - started
     stats.captured = counter[0]
     stats.dropped = inbox.dropped

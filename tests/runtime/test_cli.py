@@ -36,9 +36,11 @@ def test_folder_skips_unreadable_and_keeps_names(tmp_path, capsys):
     src.mkdir()
     shutil.copy(os.path.join(cli.SAMPLES, "sample_image.png"), src / "a.png")
     (src / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    assert cli.main(["--input", str(src), "--output", str(tmp_path / "out"), "--no-display"]) == 0
+    # the good file is written, the bad one named, and the exit code says something was skipped
+    assert cli.main(["--input", str(src), "--output", str(tmp_path / "out"), "--no-display"]) == 1
     assert sorted(os.listdir(tmp_path / "out")) == ["a.png"]
-    assert "skipping" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "skipping" in err and "1 input(s) skipped" in err
 
 
 def test_never_overwrites_input(tmp_path, capsys):

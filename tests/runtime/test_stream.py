@@ -89,7 +89,7 @@ def test_ctrl_c_leaves_a_playable_video(tmp_path):
     stats = run_stream(iter(frames), lambda x: x, [video, Collect(stop_after=12, exc=KeyboardInterrupt)],
                        live=False)
     assert stats.interrupted
-    assert out.exists() and not (tmp_path / "out.part.mp4").exists()
+    assert out.exists() and not list(tmp_path.glob("*.part*"))
     assert 11 <= _count(out) <= 12                      # the frame being written when Ctrl-C came may be lost
 
 

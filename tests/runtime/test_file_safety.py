@@ -1,0 +1,147 @@
+"""Nothing lost: temporary names never collide with inputs, SIGTERM and double Ctrl-C leave a
+playable file, same names in different folders stay apart, symlinks cannot trick the
+never-overwrite rule, one bad file does not end a batch, and huge decodes are refused."""
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+from bfcnn.runtime import cli
+
+CLIP = os.path.join(cli.SAMPLES, "sample_clip.mp4")
+IMAGE = os.path.join(cli.SAMPLES, "sample_image.png")
+
+
+def _frames(path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def _long_clip(path, frames=900):
+    """A clip long enough to be interrupted halfway (the sample clip looped)."""
+    cap = cv2.VideoCapture(CLIP)
+    src = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        src.append(f)
+    h, w = src[0].shape[:2]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (w, h))
+    for i in range(frames):
+        out.write(src[i % len(src)])
+    out.release()
+
+
+def test_temporary_name_never_is_the_input(tmp_path):
+    inp = tmp_path / "clip.part.mp4"
+    shutil.copy(CLIP, inp)
+    before = inp.read_bytes()
+    assert cli.main(["--input", str(inp), "--output", str(tmp_path / "clip.mp4")]) == 0
+    assert inp.read_bytes() == before
+    assert _frames(tmp_path / "clip.mp4") == _frames(CLIP)
+    assert not list(tmp_path.glob(".*part*"))
+
+
+@pytest.mark.parametrize("signals", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT]])
+def test_sigterm_and_double_ctrl_c_leave_a_playable_file(tmp_path, signals):
+    clip = tmp_path / "long.mp4"
+    _long_clip(clip)
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "bfcnn.runtime.cli", "--input", str(clip), "--output", str(out),
+                             "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".*part*")) and time.time() < deadline:   # writing has begun
+        time.sleep(0.05)
+    time.sleep(0.5)
+    for sig in signals:
+        proc.send_signal(sig)
+        time.sleep(0.03)                              # the second within 50 ms of the first
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert out.exists(), err[-2000:]
+    assert 0 < _frames(out) < 900
+    assert not list(tmp_path.glob(".*part*"))
+
+
+def test_same_names_in_different_folders_stay_apart(tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        img = cv2.imread(IMAGE)
+        cv2.imwrite(str(tmp_path / "in" / sub / "x.png"), img if sub == "a" else 255 - img)
+    assert cli.main(["--input", str(tmp_path / "in" / "**" / "*.png"), "--output", str(tmp_path / "out")]) == 0
+    a, b = cv2.imread(str(tmp_path / "out" / "a" / "x.png")), cv2.imread(str(tmp_path / "out" / "b" / "x.png"))
+    assert a is not None and b is not None and np.abs(a.astype(int) - b).mean() > 50
+
+
+def test_output_that_is_the_input_through_a_symlink_is_refused(tmp_path, capsys):
+    inp = tmp_path / "a.png"
+    shutil.copy(IMAGE, inp)
+    (tmp_path / "link.png").symlink_to(inp)
+    before = inp.read_bytes()
+    assert cli.main(["--input", str(inp), "--output", str(tmp_path / "link.png")]) == 2
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert inp.read_bytes() == before
+
+
+def test_bad_files_are_skipped_and_the_batch_goes_on(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "0_broken.mp4").write_bytes(b"not a video at all" * 100)
+    shutil.copy(CLIP, src / "1_good.mp4")
+    shutil.copy(IMAGE, src / "2_good.png")
+    os.mkfifo(src / "3_pipe.png")                     # would block a reader forever
+    code = cli.main(["--input", str(src), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "0_broken.mp4" in err
+    assert sorted(os.listdir(tmp_path / "out")) == ["1_good.mp4", "2_good.png"]
+
+
+def test_video_output_must_be_a_video_name(tmp_path, capsys):
+    assert cli.main(["--input", CLIP, "--output", str(tmp_path / "out.png")]) == 2
+    assert ".mp4 or .avi" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def _png_header_only(path, w, h):
+    """A small PNG whose header claims w x h (a decompression bomb stand-in)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+                     + chunk(b"IEND", b""))
+
+
+def test_huge_decodes_are_refused_fast(tmp_path, capsys):
+    bomb = tmp_path / "bomb.png"
+    _png_header_only(bomb, 20000, 20000)
+    t = time.perf_counter()
+    assert cli.main(["--input", str(bomb), "--output", str(tmp_path / "out")]) == 1
+    assert time.perf_counter() - t < 10
+    assert "pixel limit" in capsys.readouterr().err
+    # the flag raises the cap: a real 64x48 image under a cap of 4000 pixels is refused, over it not
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.zeros((48, 64, 3), np.uint8))
+    assert cli.main(["--input", str(small), "--output", str(tmp_path / "o2"), "--max-pixels", "3000"]) == 1
+    assert cli.main(["--input", str(small), "--output", str(tmp_path / "o3"), "--max-pixels", "4000"]) == 0
+
+
+def test_alpha_and_bit_depth_losses_are_said(tmp_path, capsys):
+    img = np.zeros((32, 32, 4), np.uint16)
+    img[..., 3] = 65535
+    cv2.imwrite(str(tmp_path / "deep.png"), img)
+    assert cli.main(["--input", str(tmp_path / "deep.png"), "--output", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "16-bit" in err and "alpha channel dropped" in err
