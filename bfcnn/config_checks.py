@@ -3,6 +3,7 @@ consistency between sections. Each error names the dotted key and the fix."""
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Sequence
 
 from bfcnn.config import (ACTIVATIONS, COLOR_MODES, DISTRIBUTE, FINAL_ACTIVATIONS, NOISE_SAMPLING,
@@ -17,6 +18,8 @@ def _choice(path: str, value: str, options: Sequence[str]) -> None:
 
 
 def _positive(path: str, value: float, allow_zero: bool = False) -> None:
+    if not math.isfinite(value):
+        raise ConfigError(f"{path}: must be a finite number, got {value}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{path}: must be {'>= 0' if allow_zero else '> 0'}, got {value}")
 

@@ -26,12 +26,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     from bfcnn.trainer.tflite_weights import WeightImportError
     from bfcnn.trainer.checkpoints import CheckpointMismatch
-    from bfcnn.trainer.train_loop import train  # TensorFlow import happens here
+    from bfcnn.trainer.train_loop import TrainingDiverged, train  # TensorFlow import happens here
     try:
         result = train(cfg, args.model_directory, progress=not args.no_progress, max_steps=args.max_steps)
     except (CheckpointMismatch, WeightImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except TrainingDiverged as exc:
+        print(f"error: training diverged: {exc}", file=sys.stderr)
+        return 3
     state = "interrupted; re-run the same command to resume" if result.interrupted else "done"
     print(f"{state}: step {result.steps}, {result.seconds:.0f} s, last loss {result.last_loss:.4f}, "
           f"batch PSNR {result.last_psnr:.2f} dB, checkpoints in {args.model_directory}/checkpoints")

@@ -31,6 +31,10 @@ from bfcnn.trainer.pyramid import PyrDown, gaussian_pyramid
 from bfcnn.trainer.visualize import image_grid, random_batch_images
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last finite checkpoint is kept, nothing after it saved."""
+
+
 @dataclass
 class TrainResult:
     steps: int
@@ -160,6 +164,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
 
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
     log_path = os.path.join(model_dir, "train_log.jsonl")
+    _truncate_log(log_path, start)
     images = load_images(cfg)
     prefetch = Prefetcher(images, d, t.seed, start)
     bar = None
@@ -175,6 +180,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     began, last_loss, last_psnr, interrupted = time.time(), float("nan"), float("nan"), False
     window_t, window_n = time.time(), 0
     step = start
+    diverged = False
     try:
         with _StopFlag() as flag:
             batches = iter(prefetch)
@@ -186,6 +192,15 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                 iters = int(rng.choice(t.iterations_choice))
                 seed = tf.constant([t.seed, step], tf.int32)
                 loss, p_out, p_in = run_step(batch, seed, iters)
+                if not np.isfinite(float(loss)):
+                    diverged = True
+                    raise TrainingDiverged(
+                        f"the loss became {float(loss)} at step {step + 1}; the weights are no longer "
+                        f"finite, so nothing after the last checkpoint "
+                        f"({ckpt_step(manager) if manager.latest_checkpoint else 'none'}) was saved. "
+                        f"Likely cause: the learning rate ({t.optimizer.learning_rate:g}) is too high "
+                        f"or gradient clipping is off (train.optimizer.gradient_clipping_by_norm = "
+                        f"{t.optimizer.gradient_clipping_by_norm:g}); lower it and re-run to resume")
                 step += 1
                 step_var.assign(step)
                 window_n += 1
@@ -203,8 +218,8 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                         tf.summary.scalar("patches_per_second", rate)
                         tf.summary.scalar("learning_rate", float(optimizer.learning_rate))
                     with open(log_path, "a", encoding="utf-8") as f:
-                        f.write(json.dumps({"step": step, "loss": last_loss, "psnr": last_psnr,
-                                            "psnr_noisy": float(p_in), "patches_per_s": rate,
+                        f.write(json.dumps({"step": step, "loss": _finite(last_loss), "psnr": _finite(last_psnr),
+                                            "psnr_noisy": _finite(float(p_in)), "patches_per_s": rate,
                                             "time": time.time()}) + "\n")
                     if bar is not None:
                         # refresh=False: set_postfix otherwise redraws at once, every 20 steps,
@@ -228,11 +243,37 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         prefetch.close()
         if bar is not None:
             bar.close()
-        if manager.latest_checkpoint is None or int(step_var.numpy()) != ckpt_step(manager):
+        if not diverged and (manager.latest_checkpoint is None or int(step_var.numpy()) != ckpt_step(manager)):
             manager.save(checkpoint_number=int(step_var.numpy()))
         writer.flush()
     return TrainResult(steps=step, seconds=time.time() - began, last_loss=last_loss,
                        last_psnr=last_psnr, interrupted=interrupted)
+
+
+def _finite(value: float):
+    """A number for the JSON log, or null when it is NaN / infinite (bare NaN is not JSON)."""
+    return value if np.isfinite(value) else None
+
+
+def _truncate_log(path: str, start: int) -> None:
+    """On resume, drop log lines past the checkpoint the run restarts from: those steps are
+    trained again, and the log would otherwise hold them twice."""
+    if not os.path.exists(path):
+        return
+    with open(path, "r", encoding="utf-8") as f:
+        lines = f.readlines()
+    keep = []
+    for line in lines:
+        try:
+            if json.loads(line)["step"] <= start:
+                keep.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue   # a line cut short by a crash
+    if len(keep) != len(lines):
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(keep)
+        os.replace(tmp, path)
 
 
 def _load_initial_weights(cfg: PipelineConfig, built) -> None:
