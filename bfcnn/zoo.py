@@ -46,16 +46,21 @@ class ModelCard:
     @classmethod
     def from_file(cls, path: str) -> "ModelCard":
         try:
+            if os.path.getsize(path) > MAX_CARD_BYTES:
+                raise ModelError(f"model card {path} is over {MAX_CARD_BYTES} bytes: not a bfcnn card")
             with open(path, "r", encoding="utf-8") as f:
                 data = json.load(f)
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:   # ValueError: bad JSON or UTF-8
             raise ModelError(f"cannot read model card {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ModelError(f"model card {path} must be a JSON object")
         names = {f.name for f in dataclasses.fields(cls)}
         missing = [n for n in ("name", "type", "channels", "levels", "halo", "stride", "bias_free",
                                "quantization") if n not in data]
         if missing:
             raise ModelError(f"model card {path} lacks {missing}; re-export the model with python -m bfcnn.export")
         kwargs = {k: v for k, v in data.items() if k in names}
+        _check_card(kwargs, path)
         kwargs["value_range"] = tuple(kwargs.get("value_range", (0.0, 255.0)))
         return cls(**kwargs, directory=os.path.dirname(os.path.abspath(path)))
 
@@ -64,6 +69,47 @@ class ModelCard:
             raise ModelError(f"model {self.name!r} has no {quantization!r} file; it has "
                              f"{', '.join(sorted(self.quantization))}")
         return os.path.join(self.directory, self.quantization[quantization]["file"])
+
+
+def _check_card(d: Dict, path: str) -> None:
+    """The card's fields as strictly as a pipeline config: types, ranges and the links between
+    them. A wrong card gives wrong output silently (a stride that is not the pyramid's misaligns
+    tiles), so every error names the field and the fix: re-export."""
+    def bad(field_name: str, want: str) -> None:
+        raise ModelError(f"model card {path}: {field_name} must be {want}, got {d.get(field_name)!r}; "
+                         f"re-export the model (python -m bfcnn.export)")
+
+    def is_int(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+    for name in ("name", "type"):
+        if not isinstance(d.get(name), str) or not d[name]:
+            bad(name, "a non-empty string")
+    if d.get("channels") not in (1, 3) or not is_int(d["channels"]):
+        bad("channels", "1 or 3")
+    if not is_int(d.get("levels")) or not 1 <= d["levels"] <= 8:
+        bad("levels", "an integer in 1..8")
+    if not is_int(d.get("stride")) or d["stride"] != 2 ** (d["levels"] - 1):
+        bad("stride", f"2**(levels-1) = {2 ** (d['levels'] - 1)}")
+    if not is_int(d.get("halo")) or d["halo"] < 0 or d["halo"] % d["stride"] or d["halo"] > 4096:
+        bad("halo", f"a multiple of the stride ({d['stride']}) in 0..4096")
+    if not isinstance(d.get("bias_free"), bool):
+        bad("bias_free", "true or false")
+    vr = d.get("value_range", [0.0, 255.0])
+    if not (isinstance(vr, (list, tuple)) and len(vr) == 2 and all(isinstance(v, (int, float)) for v in vr)):
+        bad("value_range", "[min, max]")
+    q = d.get("quantization")
+    if not isinstance(q, dict) or not q:
+        bad("quantization", "an object naming at least one file")
+    for mode, entry in q.items():
+        ok = (isinstance(entry, dict) and isinstance(entry.get("file"), str)
+              and entry["file"].endswith(".tflite") and os.path.basename(entry["file"]) == entry["file"]
+              and entry["file"] not in (".tflite",)
+              and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64
+              and all(c in "0123456789abcdef" for c in entry["sha256"])
+              and is_int(entry.get("bytes", 1)) and entry.get("bytes", 1) > 0)
+        if not ok:
+            raise ModelError(f"model card {path}: quantization.{mode} must be {{\"file\": NAME.tflite beside "
+                             f"the card, \"sha256\": 64 hex digits, \"bytes\": N}}, got {entry!r}; re-export")
 
 
 def list_models() -> List[str]:
@@ -78,20 +124,45 @@ def cards() -> List[ModelCard]:
     return [ModelCard.from_file(os.path.join(PRETRAINED_DIR, n, "card.json")) for n in list_models()]
 
 
+MAX_MODEL_BYTES = 256 << 20   # bfcnn models are well under 1 MB; this bounds what is read
+MAX_CARD_BYTES = 1 << 20
+
+
 def verify(card: ModelCard, quantization: str) -> str:
-    """Path of the model file after checking it exists and matches the card's sha256."""
+    """Path of the model file after checking that it is a regular file of the card's size,
+    matches the card's sha256 (read in chunks, never more than the card's size) and is a
+    structurally sound TFLite flatbuffer (bfcnn.runtime.tflite_check)."""
+    import stat
+    entry = card.quantization[quantization] if quantization in card.quantization else None
     path = card.file_for(quantization)
+    want = entry.get("sha256") if entry else None
+    if not want:
+        raise ModelError(f"card.json of {card.name!r} has no sha256 for its {quantization!r} file, so "
+                         f"the file cannot be checked; re-export the model (python -m bfcnn.export)")
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        st = os.stat(path)
     except OSError as exc:
         raise ModelError(f"model file {path} cannot be read ({exc}); re-export or reinstall bfcnn") from exc
-    want = card.quantization[quantization].get("sha256")
-    if want and hashlib.sha256(data).hexdigest() != want:
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelError(f"model file {path} is not a regular file (a device, pipe or folder)")
+    size = entry.get("bytes", st.st_size)
+    if st.st_size != size or not 8 <= size <= MAX_MODEL_BYTES:
+        raise ModelError(f"model file {path} has {st.st_size} bytes, its card says {size}: truncated, "
+                         f"corrupted or from another export; re-export the model")
+    digest, chunks, read = hashlib.sha256(), [], 0
+    with open(path, "rb") as f:
+        while read < size:
+            chunk = f.read(min(1 << 20, size - read))
+            if not chunk:
+                break
+            digest.update(chunk)
+            chunks.append(chunk)
+            read += len(chunk)
+    if digest.hexdigest() != want:
         raise ModelError(f"model file {path} does not match its card.json (sha256 differs): it is "
                          f"truncated, corrupted or from another export; re-export the model")
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ModelError(f"{path} is not a TFLite flatbuffer")
+    from bfcnn.runtime.tflite_check import check_tflite
+    check_tflite(b"".join(chunks), path)
     return path
 
 

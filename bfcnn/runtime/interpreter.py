@@ -31,9 +31,10 @@ class TFLiteModel:
 
     def __init__(self, path: str, num_threads: Optional[int] = None):
         cls = _interpreter_class()
+        self.path = path
         try:
             self._interp = cls(model_path=path, num_threads=num_threads or 1)
-        except (ValueError, RuntimeError) as exc:
+        except (ValueError, RuntimeError, UnicodeDecodeError) as exc:
             raise ModelError(f"{path} is not a loadable TFLite model: {exc}") from exc
         self._shape: Tuple = ()
         self._inputs: List[dict] = []
@@ -57,9 +58,14 @@ class TFLiteModel:
         if shapes == self._shape:
             return
         # resizing re-initialises XNNPACK (45-400 ms): only on a new frame size
-        for det, shape in zip(self._inputs, shapes):
-            self._interp.resize_tensor_input(det["index"], shape, strict=False)
-        self._interp.allocate_tensors()
+        try:
+            for det, shape in zip(self._inputs, shapes):
+                self._interp.resize_tensor_input(det["index"], shape, strict=False)
+            self._interp.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:
+            self._shape = ()
+            raise ModelError(f"{self.path} cannot be prepared for inputs {[s[1:] for s in shapes]} ({exc}); "
+                             f"the file is damaged or not a bfcnn model: re-export it") from exc
         self._refresh()
         self._output = self._interp.get_output_details()[0]
         self._shape = shapes

@@ -1,5 +1,6 @@
 """Denoiser: any frame in, same shape and dtype out; tiling equals whole-frame; every shipped
 model really denoises; bad input gets a clear error and leaves the instance usable."""
+import hashlib
 import json
 import os
 import warnings
@@ -152,7 +153,7 @@ def model_copy(tmp_path):
 def test_truncated_model_file_refused(model_copy):
     f = model_copy / "model.tflite"
     f.write_bytes(f.read_bytes()[: 1000])
-    with pytest.raises(ModelError, match="sha256"):
+    with pytest.raises(ModelError, match="truncated"):
         Denoiser(str(model_copy))
 
 
@@ -167,16 +168,27 @@ def test_bit_flipped_model_refused(model_copy):
 
 def test_non_tflite_file_refused(model_copy):
     card = json.loads((model_copy / "card.json").read_text())
-    (model_copy / "model.tflite").write_bytes(b"not a model at all, just text")
+    junk = b"not a model at all, just text"
+    (model_copy / "model.tflite").write_bytes(junk)
+    card["quantization"]["none"].update(sha256=hashlib.sha256(junk).hexdigest(), bytes=len(junk))
+    (model_copy / "card.json").write_text(json.dumps(card))     # an honest card on a junk file
+    with pytest.raises(ModelError, match="not a valid TFLite model"):
+        Denoiser(str(model_copy))
+
+
+def test_card_without_sha256_refused(model_copy):
+    card = json.loads((model_copy / "card.json").read_text())
     card["quantization"]["none"].pop("sha256")
     (model_copy / "card.json").write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="not a TFLite"):
+    with pytest.raises(ModelError, match="sha256"):
         Denoiser(str(model_copy))
 
 
 def test_card_that_does_not_match_model_refused(model_copy):
     card = json.loads((model_copy / "card.json").read_text())
     card["levels"] += 1
+    card["stride"] *= 2
+    card["halo"] = card["stride"] * 20
     (model_copy / "card.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="card and model do not match"):
         Denoiser(str(model_copy))

@@ -127,3 +127,47 @@ def test_mjpeg_caps_connections_and_drops_idle_clients(monkeypatch):
         assert threading.active_count() < 20
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("name, quantization", [("edge_gray_realtime", "int8"), ("edge_color_realtime", "none")])
+def test_damaged_model_files_with_honest_looking_cards_never_crash(name, quantization, tmp_path):
+    """Before the flatbuffer check an int8 file segfaulted in allocate_tensors within ~20 damaged
+    copies, and a float file could claim a gigabyte a second."""
+    import os
+    import subprocess
+    import sys
+    script = os.path.join(os.path.dirname(__file__), "model_file_fuzz.py")
+    res = subprocess.run([sys.executable, script, name, quantization, "0", "60", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert "60 damaged files" in res.stdout and "refused with ModelError" in res.stdout
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("stride", 0, "stride must be"), ("stride", "8", "stride must be"), ("levels", 99, "levels must be"),
+    ("halo", 7, "halo must be"), ("quantization", [], "quantization must be"), ("quantization", {}, "quantization must be"),
+    ("quantization", {"none": {"file": "/dev/zero", "sha256": "0" * 64}}, "quantization.none must be"),
+    ("quantization", {"none": {"file": "model.tflite"}}, "quantization.none must be"),
+    ("channels", 2, "channels must be"),
+])
+def test_malformed_cards_are_refused_by_field(field, value, match, tmp_path):
+    import json
+    import shutil
+    from bfcnn.zoo import ModelError, resolve
+    dst = tmp_path / "m"
+    shutil.copytree(resolve("edge_gray_realtime").directory, dst)
+    doc = json.load(open(dst / "card.json"))
+    doc[field] = value
+    json.dump(doc, open(dst / "card.json", "w"))
+    with pytest.raises(ModelError, match=match):
+        Denoiser(str(dst))
+
+
+def test_deeply_nested_card_is_refused(tmp_path):
+    import shutil
+    from bfcnn.zoo import ModelError, resolve
+    dst = tmp_path / "m"
+    shutil.copytree(resolve("edge_gray_realtime").directory, dst)
+    (dst / "card.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(ModelError, match="card"):
+        Denoiser(str(dst))
