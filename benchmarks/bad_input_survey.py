@@ -21,6 +21,9 @@ import bfcnn  # noqa: E402
 from bfcnn.config import ConfigError, load_pipeline, parse_pipeline  # noqa: E402
 from bfcnn.runtime import Denoiser, cli, pyramid  # noqa: E402
 from bfcnn.zoo import ModelError, resolve  # noqa: E402
+from benchmarks.bad_input_scenarios import (  # noqa: E402
+    _all_refused, _bad_batch, _bomb, _card_field, _cli_files, _damaged_honest, _diverging, _file_dev_zero,
+    _mjpeg_idle, _no_sha, _part_input, _same_names, _sigterm, _symlink_out, _threads_share)
 
 MODEL = "edge_color_realtime"
 GOOD = np.full((48, 64, 3), 120, np.uint8)
@@ -130,6 +133,36 @@ def cases(tmp: str, den: Denoiser) -> List[Case]:
         C("parse_pipeline()", "bad enum dataset.color_mode='cmyk'",
           lambda: parse_pipeline({"dataset": {"color_mode": "cmyk"}})),
         C("parse_pipeline()", "negative dataset.batch_size", lambda: parse_pipeline({"dataset": {"batch_size": -4}})),
+        C("parse_pipeline()", "NaN learning rate", lambda: parse_pipeline({"train": {"optimizer": {"learning_rate": float("nan")}}})),
+        C("pyramid_down()", "out=[None / 1.5 / bytes / memoryview]", lambda: _all_refused(
+            [lambda j=junk: pyramid.pyramid_down(np.zeros((8, 8), np.uint8), 1, out=[j])
+             for junk in (None, 1.5, b"x" * 256, memoryview(b"ab"))]), "ok"),
+        C("Denoiser()", "float32 frame holding 0-255", lambda: den(f32 * 255)),
+        C("Denoiser()", "float32 frame holding 3e38", lambda: den(np.full((8, 8, 3), 3e38, np.float32))),
+        C("Denoiser()", "side over 2^20 (then a good frame)", lambda: den(np.zeros((2, (1 << 20) + 2), np.uint8))),
+        C("Denoiser()", "one instance, 4 threads", lambda: _threads_share(den), "ok"),
+        C("Denoiser(...)", "num_threads=2000", lambda: Denoiser(MODEL, num_threads=2000)),
+        C("Denoiser(...)", "card without sha256", lambda: Denoiser(_model_copy(tmp, _no_sha))),
+        C("Denoiser(...)", "card file = /dev/zero", lambda: Denoiser(_model_copy(tmp, _file_dev_zero))),
+        C("Denoiser(...)", "card stride 0", lambda: Denoiser(_model_copy(tmp, _card_field("stride", 0)))),
+        C("Denoiser(...)", "card stride \"8\"", lambda: Denoiser(_model_copy(tmp, _card_field("stride", "8")))),
+        C("Denoiser(...)", "card quantization []", lambda: Denoiser(_model_copy(tmp, _card_field("quantization", [])))),
+        C("Denoiser(...)", "card halo 7 (not a stride multiple)", lambda: Denoiser(_model_copy(tmp, _card_field("halo", 7)))),
+        C("Denoiser(...)", "30 damaged int8 files, honest sha256", lambda: _damaged_honest(tmp, "edge_gray_realtime", "int8"), "ok"),
+        C("Denoiser(...)", "30 damaged float files, honest sha256", lambda: _damaged_honest(tmp, MODEL, "none"), "ok"),
+        C("bfcnn-runtime", "--fps 0", lambda: cli.main(["--synthetic", "--fps", "0"] + cli_args), "exit2"),
+        C("bfcnn-runtime", "--fps nan", lambda: cli.main(["--synthetic", "--fps", "nan"] + cli_args), "exit2"),
+        C("bfcnn-runtime", "--threads 2000", lambda: cli.main(["--threads", "2000"] + cli_args), "exit2"),
+        C("bfcnn-runtime", "--max-frames 0", lambda: cli.main(["--max-frames", "0"] + cli_args), "exit2"),
+        C("bfcnn-runtime", "video --output out.png", lambda: cli.main(["--output", os.path.join(out_dir, "o.png")]), "exit2"),
+        C("bfcnn-runtime files", "--input clip.part.mp4 --output clip.mp4", lambda: _cli_files(tmp, _part_input, 0), "ok"),
+        C("bfcnn-runtime files", "same names in two folders", lambda: _cli_files(tmp, _same_names, 0), "ok"),
+        C("bfcnn-runtime files", "output = input via symlink", lambda: _cli_files(tmp, _symlink_out, 2), "ok"),
+        C("bfcnn-runtime files", "broken video + FIFO *.png in a batch", lambda: _cli_files(tmp, _bad_batch, 1), "ok"),
+        C("bfcnn-runtime files", "PNG declaring 20000x20000", lambda: _cli_files(tmp, _bomb, 1), "ok"),
+        C("python -m bfcnn.train", "learning rate 1e30 (diverges)", lambda: _diverging(tmp), "ok"),
+        C("bfcnn-runtime files", "SIGTERM / double Ctrl-C mid-video", lambda: _sigterm(tmp), "ok"),
+        C("bfcnn-runtime --serve", "40 silent connections", _mjpeg_idle, "ok"),
     ]
 
 
@@ -147,7 +180,8 @@ def survey(tmp: str) -> List[Outcome]:
                 msg = err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else ""
                 result, clear = f"exit {value}: {msg}", value == 2 and msg.startswith("error:")
             else:
-                result, clear = "handled: " + (f"shape {value.shape}" if hasattr(value, "shape") else "ok"), case.expect == "ok"
+                shown = f"shape {value.shape}" if hasattr(value, "shape") else (value if isinstance(value, str) else "ok")
+                result, clear = "handled: " + shown, case.expect == "ok"
         except CLEAR as exc:
             result, clear = f"{type(exc).__name__}: {exc}", case.expect == "error"
         except Exception as exc:  # anything else is a finding, recorded as such

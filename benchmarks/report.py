@@ -51,16 +51,35 @@ def table(headers: Sequence[str], rows: List[Sequence]) -> str:
 
 
 def publish(title: str, body: str, notes: str = "") -> None:
-    """Print the section and append it to RESULTS.md with command, date, machine and versions."""
-    text = (f"\n## {title}\n\n"
+    """Print the section and write it into RESULTS.md with command, date, machine and versions,
+    replacing the section of the same title (RESULTS.md holds the current result of each
+    benchmark; history goes to benchmarks/history/)."""
+    text = (f"## {title}\n\n"
             f"- command: `python {' '.join(sys.argv)}`\n"
             f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
             f"- machine: {machine()}\n- versions: {versions()}\n\n{body}\n")
     if notes:
         text += f"\n{notes}\n"
     print(text)
-    with open(RESULTS, "a", encoding="utf-8") as f:
-        f.write(text)
+    replace_section(RESULTS, title, text)
+
+
+def replace_section(path: str, title: str, text: str) -> None:
+    """Put `text` (a '## title' section) in place of the section of that title in `path`, or at
+    the end when there is none; written atomically."""
+    old = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmark results\n"
+    lines = old.splitlines(keepends=True)
+    head = f"## {title}\n"
+    start = next((i for i, line in enumerate(lines) if line == head), None)
+    if start is None:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        new = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(new)
+    os.replace(tmp, path)
 
 
 def best_of(fn, repeats: int = 20, warmup: int = 3) -> float:
