@@ -12,6 +12,7 @@ Set12 at sigma 25 (23.2 / 27.2 / 27.8 / 26.9 dB); colour h = hColor = 0.6 sigma,
 here), so it runs on the first --bm3d-images images of each set, and its row says so.
 Models run once per frame unless --ensembles asks for self-ensemble rows too (N passes over
 flipped / rotated copies, averaged; s / MP is then N passes' time).
+Real camera noise: --protocols real runs benchmarks/real_photos.py (PolyU100) into its own section.
 Usage: python benchmarks/quality.py [--sets ...] [--sigmas ...] [--limit N] [--bm3d-images N] [--ensembles 1 2]
 """
 import argparse
@@ -24,40 +25,13 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import real_photos  # noqa: E402
 from benchmarks.report import publish, table  # noqa: E402
 import bfcnn  # noqa: E402
+from bfcnn.evaluation import add_noise, as_uint8, load_set, psnr, ssim  # noqa: E402
 from bfcnn.runtime import Denoiser  # noqa: E402
 
-DATASETS = os.environ.get("BFCNN_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
-GRAY_SETS = {"Set12", "BSD68"}
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def load_set(name: str, limit: int):
-    folder = os.path.join(DATASETS, name)
-    files = sorted(f for f in os.listdir(folder) if f.lower().endswith((".png", ".jpg", ".bmp", ".tif")))[:limit or None]
-    flag = cv2.IMREAD_GRAYSCALE if name in GRAY_SETS else cv2.IMREAD_COLOR
-    return [cv2.imread(os.path.join(folder, f), flag) for f in files]
-
-
-def add_noise(clean: np.ndarray, sigma: float, rng, protocol: str) -> np.ndarray:
-    noisy = clean.astype(np.float32) + rng.normal(0, sigma, clean.shape).astype(np.float32)
-    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8) if protocol == "camera" else noisy
-
-
-def psnr(out: np.ndarray, clean: np.ndarray) -> float:
-    mse = np.mean((out.astype(np.float64) - clean.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / mse))
-
-
-def ssim(out: np.ndarray, clean: np.ndarray) -> float:
-    from skimage.metrics import structural_similarity
-    return float(structural_similarity(clean.astype(np.float64), out.astype(np.float64), data_range=255,
-                                       channel_axis=2 if clean.ndim == 3 else None))
-
-
-def as_uint8(noisy: np.ndarray) -> np.ndarray:
-    return noisy if noisy.dtype == np.uint8 else np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 
 def methods(args):
@@ -91,7 +65,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--sets", nargs="+", default=["Set12", "BSD68", "CBSD68", "Kodak24"])
     p.add_argument("--sigmas", nargs="+", type=float, default=[5, 15, 25, 50, 75])
-    p.add_argument("--protocols", nargs="+", default=["camera", "float"], choices=["camera", "float"])
+    p.add_argument("--protocols", nargs="+", default=["camera", "float"], choices=["camera", "float", "real"],
+                   help="real: PolyU100 real camera noise (benchmarks/real_photos.py), its own section")
     p.add_argument("--limit", type=int, default=0, help="first N images per set (0 = all)")
     p.add_argument("--bm3d-images", type=int, default=3, help="BM3D on the first N images (0 = skip)")
     p.add_argument("--bm3d-sigmas", nargs="*", type=float, default=None,
@@ -104,7 +79,13 @@ def main() -> None:
     p.add_argument("--no-write", action="store_true", help="print the table only: no RESULTS.md, no plots")
     p.add_argument("--plot-suffix", default="", help="plots go to quality_psnr_vs_{sigma,fps}SUFFIX.png "
                                                       "(a partial run need not replace the full run's plots)")
+    real_photos.add_arguments(p)
     args = p.parse_args()
+    if "real" in args.protocols:
+        real_photos.run(args)
+        args.protocols = [x for x in args.protocols if x != "real"]
+        if not args.protocols:
+            return
     runners = methods(args)
     # results[(protocol, set, sigma, method)] -> list of (psnr, ssim), seconds, megapixels
     res = defaultdict(lambda: {"psnr": [], "ssim": [], "seconds": 0.0, "mp": 0.0})

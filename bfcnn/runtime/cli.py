@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="a generated noisy live source (try the pipeline without a camera)")
     p.add_argument("--picamera2-stream", choices=("main", "lores"), default="main",
                    help="Picamera2 stream: main (BGR) or lores (YUV420; luma only for gray models)")
+    p.add_argument("--picamera2-isp-denoise", choices=("off", "fast", "high_quality", "minimal"), default="fast",
+                   help="the Pi ISP's own noise reduction (libcamera NoiseReductionMode); default fast: "
+                        "free in hardware, and the models are trained on noise with and without it")
     p.add_argument("--output", help="output file (one input / live source) or folder (default: ./bfcnn_output)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or exported model path")
     p.add_argument("--quantization", default=None, help="model file: none (float32), int8, ...")
@@ -170,7 +173,7 @@ def _live_source(args, gray: bool):
         return cameras.CameraSource(args.camera, args.width, args.height, args.fps)
     if args.picamera2:
         return cameras.Picamera2Source(args.width, args.height, args.fps, args.picamera2_stream,
-                                       gray=gray)
+                                       gray=gray, isp_denoise=args.picamera2_isp_denoise)
     return cameras.SyntheticCamera(args.width, args.height, args.fps, count=None)
 
 

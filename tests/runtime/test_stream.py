@@ -186,7 +186,12 @@ def test_picamera2_main_stream_gives_bgr(fake_picamera2):
     cfg = src.cam.config
     assert cfg["main"] == {"size": (64, 48), "format": "RGB888"}
     assert cfg["controls"]["FrameDurationLimits"] == (33333, 33333)
-    assert cfg["controls"]["NoiseReductionMode"] == 0          # ISP denoiser off: the model sees sensor noise
+    assert cfg["controls"]["NoiseReductionMode"] == 1          # the ISP's fast denoiser, as in training
+    off = cameras.Picamera2Source(64, 48, 30, isp_denoise="off")
+    assert off.cam.config["controls"]["NoiseReductionMode"] == 0
+    off.close()
+    with pytest.raises(ValueError, match="valid modes are off, fast"):
+        cameras.Picamera2Source(64, 48, 30, isp_denoise="max")
     frame = next(src.frames())
     assert frame.shape == (48, 64, 3) and tuple(frame[0, 0]) == (200, 100, 50)
     src.close()
