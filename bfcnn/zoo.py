@@ -9,6 +9,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
@@ -69,6 +70,20 @@ class ModelCard:
             raise ModelError(f"model {self.name!r} has no {quantization!r} file; it has "
                              f"{', '.join(sorted(self.quantization))}")
         return os.path.join(self.directory, self.quantization[quantization]["file"])
+
+
+def card_bytes(card: Dict) -> bytes:
+    """card.json as strict JSON: NaN and infinities (e.g. a PSNR of identical images) become
+    null, which every JSON parser reads; Python's default 'Infinity' is not JSON."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    return json.dumps(clean(card), indent=2, allow_nan=False).encode()
 
 
 def _check_card(d: Dict, path: str) -> None:

@@ -13,7 +13,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bfcnn.zoo import ModelCard, ModelError, verify  # noqa: E402
+from bfcnn.zoo import ModelCard, ModelError, card_bytes, verify  # noqa: E402
 
 PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bfcnn", "pretrained")
 
@@ -51,8 +51,8 @@ def main() -> int:
     os.makedirs(tmp)
     for entry in card["quantization"].values():
         shutil.copyfile(os.path.join(args.exported, entry["file"]), os.path.join(tmp, entry["file"]))
-    with open(os.path.join(tmp, "card.json"), "w", encoding="utf-8") as f:
-        json.dump(card, f, indent=2)
+    with open(os.path.join(tmp, "card.json"), "wb") as f:
+        f.write(card_bytes(card))
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     print(f"shipped {args.name}: {', '.join(keep)} -> {out}")

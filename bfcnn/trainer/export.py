@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from bfcnn.runtime.files import atomic_write_bytes
-from bfcnn.zoo import ModelCard
+from bfcnn.zoo import ModelCard, card_bytes
 from bfcnn.config import COLOR_MODES, PipelineConfig, parse_pipeline, resolve_path, to_dict
 from bfcnn.trainer.data.dataset import list_images, read_image
 from bfcnn.trainer import dead_levels, equalize
@@ -275,7 +275,7 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
         **({"pruned_levels": pruned} if pruned else {}),
         "export_seconds": timings,
     }
-    atomic_write_bytes(os.path.join(output_dir, "card.json"), json.dumps(card, indent=2).encode())
+    atomic_write_bytes(os.path.join(output_dir, "card.json"), card_bytes(card))
     atomic_write_bytes(os.path.join(output_dir, "pipeline.json"), json.dumps(to_dict(cfg), indent=2).encode())
     return card
 
