@@ -123,7 +123,10 @@ def main() -> None:
         print(body)
     else:
         _plot(res, args)
-        publish("Quality: PSNR / SSIM vs classical peers", body,
+        scope = "all images" if args.limit == 0 else f"first {args.limit} images"
+        passes = "" if args.ensembles == [1] else f", self-ensemble x{'/'.join(map(str, args.ensembles))}"
+        publish(f"Quality: {' / '.join(args.sets)}, sigma {' / '.join(f'{x:g}' for x in args.sigmas)}, "
+                f"{scope} ({' + '.join(args.protocols)} noise{passes})", body,
                 "Rows '(first N)' compare every method with BM3D on the same N images. "
                 f"Plots: benchmarks/quality_psnr_vs_sigma{args.plot_suffix}.png, "
                 f"benchmarks/quality_psnr_vs_fps{args.plot_suffix}.png.")
