@@ -79,21 +79,23 @@ std::vector<Image> borrow_outputs(const py::list& out, int levels, int h, int w,
 
 template <typename T>
 std::vector<Image> run_down(const py::array& a, int levels, float scale, int h, int w, int c,
-                            const py::object& out) {
+                            const py::object& out, int threads) {
   bfcnn::View<T> v = make_view<T>(a, h, w, c);
   if (out.is_none()) {
     py::gil_scoped_release release;
-    return bfcnn::pyramid_down(v, levels, scale);
+    return bfcnn::pyramid_down(v, levels, scale, threads);
   }
   std::vector<Image> images = borrow_outputs(out.cast<py::list>(), levels, h, w, c);
   {
     py::gil_scoped_release release;
-    bfcnn::pyramid_down_into(v, images, scale);
+    bfcnn::pyramid_down_into(v, images, scale, threads);
   }
   return {};
 }
 
-py::object pyramid_down(const py::array& a, int levels, float scale, const py::object& out) {
+py::object pyramid_down(const py::array& a, int levels, float scale, const py::object& out, int threads) {
+  if (threads < 1 || threads > 64)
+    throw py::value_error("pyramid_down: threads must be 1..64, got " + std::to_string(threads));
   if (a.ndim() != 2 && a.ndim() != 3)
     throw py::value_error("pyramid_down: expected an HxW or HxWxC image, got ndim " + std::to_string(a.ndim()));
   const py::ssize_t h = a.shape(0), w = a.shape(1), c = a.ndim() == 3 ? a.shape(2) : 1;
@@ -107,9 +109,9 @@ py::object pyramid_down(const py::array& a, int levels, float scale, const py::o
     throw py::value_error("pyramid_down: out must be a list of float32 arrays or None");
   std::vector<Image> result;
   if (a.dtype().is(py::dtype::of<uint8_t>()))
-    result = run_down<uint8_t>(a, levels, scale, int(h), int(w), int(c), out);
+    result = run_down<uint8_t>(a, levels, scale, int(h), int(w), int(c), out, threads);
   else if (a.dtype().is(py::dtype::of<float>()))
-    result = run_down<float>(a, levels, scale, int(h), int(w), int(c), out);
+    result = run_down<float>(a, levels, scale, int(h), int(w), int(c), out, threads);
   else
     throw py::value_error("pyramid_down: dtype must be uint8 or float32, got " + std::string(py::str(a.dtype())));
   if (!out.is_none()) return out;
@@ -140,9 +142,10 @@ PYBIND11_MODULE(_pyramid, m) {
   m.doc() = "bfcnn Gaussian pyramid (C++17, cv2.pyrDown/pyrUp semantics)";
   m.attr("BACKEND") = "cpp";
   m.def("pyramid_down", &pyramid_down, py::arg("image"), py::arg("levels"), py::arg("scale") = 1.0f,
-        py::arg("out") = py::none(),
+        py::arg("out") = py::none(), py::arg("threads") = 1,
         "List of `levels` float32 arrays: level 0 = image*scale, level k = pyrDown(level k-1). "
-        "With out=[arrays], writes into them (no allocation) and returns out.");
+        "With out=[arrays], writes into them (no allocation) and returns out. threads > 1 computes "
+        "levels 0 and 1 in parallel bands of rows (frames of 64K values and up).");
   m.def("pyr_up", &pyr_up, py::arg("image"), py::arg("out_h"), py::arg("out_w"),
         "One pyrUp step of a float32 HxW[xC] image to (out_h, out_w).");
 }

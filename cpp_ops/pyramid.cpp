@@ -1,6 +1,7 @@
 #include "pyramid.hpp"
 
 #include <algorithm>
+#include <thread>
 #include <vector>
 
 // Streaming pyramid: level 0 is converted row by row, and as soon as a level has the five
@@ -144,36 +145,115 @@ Image pyr_down(const Image& src) {
   return std::move(lv[1]);
 }
 
+namespace {
+
 template <typename T>
-void pyramid_down_into(const View<T>& src, std::vector<Image>& out, float scale) {
-  Streamer stream(out);
+void convert(const View<T>& src, Image& dst, int y, float scale) {
   const int c = src.channels;
-  const bool dense_row = src.col_stride == c && src.ch_stride == 1;
-  for (int y = 0; y < src.height; ++y) {
-    const T* __restrict in = src.data + y * src.row_stride;
-    float* __restrict o = out[0].row(y);
-    if (dense_row) {
-      convert_row(in, o, src.width * c, scale);
-    } else {
-      for (int x = 0; x < src.width; ++x)
-        for (int ch = 0; ch < c; ++ch)
-          o[x * c + ch] = static_cast<float>(in[x * src.col_stride + ch * src.ch_stride]) * scale;
-    }
-    stream.rows_ready(0, y);
+  const T* __restrict in = src.data + y * src.row_stride;
+  float* __restrict o = dst.row(y);
+  if (src.col_stride == c && src.ch_stride == 1) {
+    convert_row(in, o, src.width * c, scale);
+  } else {
+    for (int x = 0; x < src.width; ++x)
+      for (int ch = 0; ch < c; ++ch)
+        o[x * c + ch] = static_cast<float>(in[x * src.col_stride + ch * src.ch_stride]) * scale;
   }
 }
 
+// Level-1 row yo of level 0 (all five source rows must be written).
+void down_row(const Image& src, Image& dst, int yo, std::vector<float>& scratch) {
+  const int h = src.height, y = 2 * yo;
+  vertical(src.row(reflect101(y - 2, h)), src.row(reflect101(y - 1, h)), src.row(reflect101(y, h)),
+           src.row(reflect101(y + 1, h)), src.row(reflect101(y + 2, h)), scratch.data(),
+           static_cast<size_t>(src.width) * src.channels, 1.0f / 256.0f);
+  horizontal(scratch.data(), src.width, src.channels, dst.row(yo), dst.width);
+}
+
+// Lowest and highest level-0 row that level-1 row yo reads (after reflection).
+void support(int yo, int h, int* lo, int* hi) {
+  *lo = h;
+  *hi = -1;
+  for (int t = -2; t <= 2; ++t) {
+    const int r = reflect101(2 * yo + t, h);
+    *lo = std::min(*lo, r);
+    *hi = std::max(*hi, r);
+  }
+}
+
+// One thread's band [a, b) of level 0: converted row by row, and each level-1 row whose
+// support lies inside the band computed as soon as its last row is in (still in cache).
+// Rows straddling two bands are left for the caller (done[yo] stays 0).
 template <typename T>
-std::vector<Image> pyramid_down(const View<T>& src, int levels, float scale) {
+void band(const View<T>& src, std::vector<Image>& out, float scale, int a, int b, std::vector<char>& done) {
+  std::vector<float> scratch(static_cast<size_t>(out[0].width) * out[0].channels);
+  const int h = src.height;
+  int yo = 0;
+  while (yo < out[1].height) {  // first level-1 row whose support starts in the band
+    int lo, hi;
+    support(yo, h, &lo, &hi);
+    if (lo >= a) break;
+    ++yo;
+  }
+  for (int y = a; y < b; ++y) {
+    convert(src, out[0], y, scale);
+    for (;;) {
+      if (yo >= out[1].height) break;
+      int lo, hi;
+      support(yo, h, &lo, &hi);
+      if (hi > y) break;          // not all of its rows are in yet
+      if (lo >= a && hi < b) {    // inside this band: compute it now
+        down_row(out[0], out[1], yo, scratch);
+        done[yo] = 1;
+      }
+      ++yo;
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void pyramid_down_into(const View<T>& src, std::vector<Image>& out, float scale, int threads) {
+  const int h = src.height;
+  const size_t pixels = static_cast<size_t>(h) * src.width * src.channels;
+  threads = std::max(1, std::min(threads, h / 16));
+  if (threads == 1 || out.size() < 2 || pixels < (1u << 16)) {  // small frames: one streaming pass
+    Streamer stream(out);
+    for (int y = 0; y < h; ++y) {
+      convert(src, out[0], y, scale);
+      stream.rows_ready(0, y);
+    }
+    return;
+  }
+  // Level 0 and level 1 in parallel bands of rows (each band streams, so level 0 is read while
+  // in cache); the few level-1 rows that straddle bands, then the small coarser levels, after.
+  std::vector<char> done(out[1].height, 0);
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t)
+    pool.emplace_back(band<T>, std::cref(src), std::ref(out), scale, h * t / threads, h * (t + 1) / threads,
+                      std::ref(done));
+  band<T>(src, out, scale, 0, h / threads, done);
+  for (auto& th : pool) th.join();
+  std::vector<float> scratch(static_cast<size_t>(out[0].width) * out[0].channels);
+  for (int yo = 0; yo < out[1].height; ++yo)
+    if (!done[yo]) down_row(out[0], out[1], yo, scratch);
+  Streamer stream(out);
+  stream.next[1] = out[1].height;
+  stream.rows_ready(1, out[1].height - 1);
+}
+
+template <typename T>
+std::vector<Image> pyramid_down(const View<T>& src, int levels, float scale, int threads) {
   std::vector<Image> out = allocate(src.height, src.width, src.channels, levels);
-  pyramid_down_into(src, out, scale);
+  pyramid_down_into(src, out, scale, threads);
   return out;
 }
 
-template std::vector<Image> pyramid_down<uint8_t>(const View<uint8_t>&, int, float);
-template std::vector<Image> pyramid_down<float>(const View<float>&, int, float);
-template void pyramid_down_into<uint8_t>(const View<uint8_t>&, std::vector<Image>&, float);
-template void pyramid_down_into<float>(const View<float>&, std::vector<Image>&, float);
+template std::vector<Image> pyramid_down<uint8_t>(const View<uint8_t>&, int, float, int);
+template std::vector<Image> pyramid_down<float>(const View<float>&, int, float, int);
+template void pyramid_down_into<uint8_t>(const View<uint8_t>&, std::vector<Image>&, float, int);
+template void pyramid_down_into<float>(const View<float>&, std::vector<Image>&, float, int);
 
 Image pyr_up(const Image& src, int out_h, int out_w) {
   // Zero-insertion to out_h x out_w, then the 5-tap filter with gain 2 per axis (4 in all),

@@ -41,12 +41,13 @@ struct Image {
 };
 
 // Level 0 = src * scale (as float32); level k = pyr_down(level k-1). One call, one pass per level.
+// threads > 1: rows of levels 0 and 1 in parallel bands (frames of 64K values and up).
 template <typename T>
-std::vector<Image> pyramid_down(const View<T>& src, int levels, float scale);
+std::vector<Image> pyramid_down(const View<T>& src, int levels, float scale, int threads = 1);
 
 // The same into caller-provided level buffers (sizes already checked): no allocation.
 template <typename T>
-void pyramid_down_into(const View<T>& src, std::vector<Image>& levels, float scale);
+void pyramid_down_into(const View<T>& src, std::vector<Image>& levels, float scale, int threads = 1);
 
 // One cv2.pyrDown step: ((h+1)/2, (w+1)/2).
 Image pyr_down(const Image& src);

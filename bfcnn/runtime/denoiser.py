@@ -93,6 +93,7 @@ class Denoiser:
         self._path = path
         self._model_t: Optional[TFLiteModel] = None  # transposed passes of a non-square frame
         self.tile_workers = int(tile_workers)
+        self._pyr_threads = max(1, self.num_threads // self.tile_workers)   # the pyramid op's share
         self._pool = None
         self._workers: List[TFLiteModel] = []
         if self.tile_workers > 1:
@@ -229,7 +230,7 @@ class Denoiser:
             shapes = [(h, w, c) for h, w in pyramid.level_shapes(image.shape[0], image.shape[1], self.card.levels)]
             views = model.input_views(shapes)
             try:
-                pyramid.pyramid_down(image, self.card.levels, float(scale), out=views)
+                pyramid.pyramid_down(image, self.card.levels, float(scale), out=views, threads=self._pyr_threads)
             finally:
                 # LiteRT refuses to invoke or resize while numpy views of its buffers are alive;
                 # a traceback keeps the frames that saw this list alive as long as the exception
@@ -237,7 +238,8 @@ class Denoiser:
                 views.clear()
                 del views
             return model.invoke()
-        levels: List[np.ndarray] = pyramid.pyramid_down(image, self.card.levels, float(scale))
+        levels: List[np.ndarray] = pyramid.pyramid_down(image, self.card.levels, float(scale),
+                                                        threads=self._pyr_threads)
         return model([lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels])
 
 

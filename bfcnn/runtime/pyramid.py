@@ -88,19 +88,23 @@ def level_shapes(height: int, width: int, levels: int) -> List[Tuple[int, int]]:
 
 
 def pyramid_down(image: np.ndarray, levels: int, scale: float = 1.0, backend: str = "",
-                 out: Optional[List[np.ndarray]] = None) -> List[np.ndarray]:
+                 out: Optional[List[np.ndarray]] = None, threads: int = 1) -> List[np.ndarray]:
     """List of `levels` float32 arrays: level 0 = image * scale, level k = cv2.pyrDown(level k-1),
     size ((h+1)//2, (w+1)//2). Zero-copy for any strides with the C++ backend.
 
     out: optional list of writable C-contiguous float32 arrays, one per level, each holding
     exactly that level (leading 1-dims allowed, e.g. TFLite input tensors [1, h, w, C]);
-    the levels are written there without allocating, and `out` is returned."""
+    the levels are written there without allocating, and `out` is returned.
+    threads: 1-64 cores for the C++ backend (levels 0 and 1 in parallel bands of rows; the
+    result is identical for any count)."""
     _check(image, levels)
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= 64:
+        raise ValueError(f"threads must be an integer in 1..64, got {threads!r}")
     use = backend or BACKEND
     if use == "cpp":
         if _ext is None:
             raise RuntimeError("C++ backend requested but not built; run `pip install .`")
-        return _ext.pyramid_down(image, int(levels), float(scale), out)
+        return _ext.pyramid_down(image, int(levels), float(scale), out, int(threads))
     if use != "numpy":
         raise ValueError(f"backend must be 'cpp' or 'numpy', got {backend!r}")
     result = _pyramid_numpy(image, levels, scale)

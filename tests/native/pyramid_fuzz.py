@@ -48,6 +48,8 @@ class Bytes:
 
 def make_case(b: Bytes):
     h, w = b.int(1, 70), b.int(1, 90)
+    if b.int(0, 24) == 0:                          # big enough for the banded multi-thread path
+        h, w = b.int(150, 400), b.int(150, 300)
     kind = b.int(0, 9)
     channels = [None, 1, 3, 3, 4, 5, 2][b.int(0, 6)]
     dtype = [np.uint8, np.float32, np.uint8, np.float32, np.float64, np.int16, np.bool_][b.int(0, 6)] if kind else np.uint8
@@ -132,8 +134,9 @@ def run_case(mod, img, levels, scale, out_mode, junk_arg, thing):
         out = [np.empty((1, hh, ww, c), np.float32) for hh, ww in shapes]
         if out_mode == 3:
             out[-1] = np.empty((1, shapes[-1][0] + 1, shapes[-1][1], c), np.float32)
+    threads = 1 + (img.shape[0] % 3 if img.ndim else 0)   # the banded multi-thread path too
     try:
-        res = mod.pyramid_down(img, levels, scale, out)
+        res = mod.pyramid_down(img, levels, scale, out, threads)
     except (ValueError, TypeError):
         if valid(img, levels) and out_mode != 3 and levels <= 16:
             raise AssertionError(f"valid input refused: {img.dtype} {img.shape} levels {levels}")

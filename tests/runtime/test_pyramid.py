@@ -131,3 +131,21 @@ def test_gil_released_threads_agree():
     for res in results:
         for a, b in zip(res, want):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(1080, 1920, 3), (481, 321), (97, 1001, 3), (64, 40, 1), (300, 7, 3)])
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_threaded_pyramid_equals_one_thread(shape, threads):
+    """Rows in parallel bands give exactly the single-thread result (and the numpy reference)."""
+    img = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    one = P.pyramid_down(img, 4, 1 / 255, threads=1)
+    many = P.pyramid_down(img, 4, 1 / 255, threads=threads)
+    assert all(np.array_equal(a, b) for a, b in zip(one, many))
+    ref = P.pyramid_down(img, 4, 1 / 255, backend="numpy")
+    assert all(np.abs(a - r).max() < 1e-5 for a, r in zip(many, ref))
+
+
+@pytest.mark.parametrize("bad", [0, 65, 1.5, True])
+def test_pyramid_threads_are_validated(bad):
+    with pytest.raises(ValueError, match="threads must be"):
+        P.pyramid_down(np.zeros((8, 8), np.uint8), 2, threads=bad)
