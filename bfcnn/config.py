@@ -131,10 +131,10 @@ class CameraNoiseConfig:
     shot_noise: List[float] = field(default_factory=lambda: [2e-5, 2e-2])   # [min, max] of a, log-uniform
     row_noise: float = 0.0                # max row-offset std as a multiple of the read-noise std
     jpeg_fraction: float = 0.5            # share of camera crops JPEG-compressed after the ISP
-    jpeg_quality: List[int] = field(default_factory=lambda: [60, 95])      # [min, max], uniform
+    jpeg_quality: List[int] = field(default_factory=lambda: [60, 98])      # [min, max], uniform
     demosaic: List[str] = field(default_factory=lambda: ["bilinear", "edge_aware", "vng"])
     tone_curve_fraction: float = 0.5      # share rendered with an S-curve on top of the sRGB gamma
-    isp_denoise_fraction: float = 0.5     # share rendered with the ISP's own noise reduction
+    isp_denoise_fraction: float = 0.7     # share rendered with the ISP's own noise reduction
     mono_fraction: float = 0.5            # gray models: share from a mono sensor (no mosaic), rest luma
 
 

@@ -162,13 +162,13 @@ def isp_noise_reduction(images, noise_std: float, rng: np.random.Generator):
     (BGR or gray) in [0, 1]; returns the filtered list.
 
     Luma: two-scale shrinkage, the classic ISP denoiser: split into a Gaussian low-pass (sigma
-    0.7-2.5 px) and the detail above it, soft-threshold the detail at 0.5-2x `noise_std` (an ISP
+    0.7-2.5 px) and the detail above it, soft-threshold the detail at 0.5-4x `noise_std` (an ISP
     knows its noise from its per-ISO calibration), add back. Chroma (colour only): a Gaussian
     blur of sigma 0.5-4 px. Fine grain goes, low-frequency blotches stay: the spatially
     correlated noise of camera JPEGs (DSLR JPEGs at ISO 3200-6400: luma lag-1 / lag-4
     autocorrelation ~0.66 / 0.2, chroma ~0.93 / 0.6)."""
     space = float(rng.uniform(0.7, 2.5))
-    threshold = np.float32(noise_std * float(rng.uniform(0.5, 2.0)))
+    threshold = np.float32(noise_std * float(rng.uniform(0.5, 4.0)))
     chroma_sigma = float(rng.uniform(0.5, 4.0))
 
     def shrink(y: np.ndarray) -> np.ndarray:
