@@ -16,17 +16,18 @@ from benchmarks.report import best_of, publish, table  # noqa: E402
 
 
 def interpreter(model, channels: int, levels: int, h: int, w: int, threads: int):
-    from ai_edge_litert.interpreter import Interpreter
-    it = Interpreter(model_path=model, num_threads=threads) if isinstance(model, str) else \
-        Interpreter(model_content=model, num_threads=threads)
-    inputs = sorted(it.get_input_details(), key=lambda d: d["name"])
-    for k, d in enumerate(inputs):
-        it.resize_tensor_input(d["index"], [1, -(-h // 2 ** k), -(-w // 2 ** k), channels])
-    it.allocate_tensors()
+    """A CoreModel (path or flatbuffer) resized to an h x w frame, its inputs filled with random
+    levels; time its .invoke."""
+    from bfcnn.runtime.core_model import CoreModel
+    from bfcnn.runtime.pyramid import level_shapes
+    core = CoreModel(model, threads)
     rng = np.random.default_rng(0)
-    for d in sorted(it.get_input_details(), key=lambda d: d["name"]):
-        it.set_tensor(d["index"], rng.random(d["shape"], dtype=np.float32))
-    return it
+    shapes = [(hh, ww, channels) for hh, ww in level_shapes(h, w, levels)]
+    views = core.input_views(shapes)
+    for v in views:
+        v[...] = rng.random(v.shape, dtype=np.float32)
+    del views
+    return core
 
 
 def main() -> None:

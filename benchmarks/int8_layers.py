@@ -17,15 +17,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATASETS = os.environ.get("BFCNN_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
 
 
+from bfcnn.runtime.core_model import input_order  # noqa: E402
+
+
 def tensors(path: str, pyramid):
     """{name: float32 array} of every 4-D tensor after one invoke (int8 ones dequantized)."""
     import tensorflow as tf   # the LiteRT wheel cannot preserve intermediate tensors
     it = tf.lite.Interpreter(model_path=path, experimental_preserve_all_tensors=True)
-    inputs = sorted(it.get_input_details(), key=lambda d: d["name"])
+    inputs = input_order(it.get_input_details())
     for d, level in zip(inputs, pyramid):
         it.resize_tensor_input(d["index"], level.shape)
     it.allocate_tensors()
-    for d, level in zip(sorted(it.get_input_details(), key=lambda d: d["name"]), pyramid):
+    for d, level in zip(input_order(it.get_input_details()), pyramid):
         if d["dtype"] == np.uint8:
             scale, zero = d["quantization"]
             level = np.clip(np.round(level / scale + zero), 0, 255).astype(np.uint8)

@@ -54,8 +54,8 @@ def main() -> None:
                             den = Denoiser(name, num_threads=threads, tile=tile, quantization=q, tile_workers=workers,
                                            ensemble=n)
                             t = best_of(lambda: den(img), repeats=args.repeats)
-                            if tile is None and n == 1 and not den._model.quantized:
-                                t_inv = best_of(den._model.invoke, repeats=args.repeats)
+                            if tile is None and n == 1 and not den.core.quantized:
+                                t_inv = best_of(den.core.invoke, repeats=args.repeats)
                                 overhead = f"{100 * (t - t_inv) / t:.1f}%"
                             else:
                                 overhead = ""

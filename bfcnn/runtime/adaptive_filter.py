@@ -18,8 +18,8 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 from bfcnn.runtime import pyramid
-from bfcnn.runtime.denoiser import Denoiser, _pad_reflect
-from bfcnn.runtime.tiling import align_up
+from bfcnn.runtime.denoiser import Denoiser
+from bfcnn.runtime.tiling import align_up, pad_bottom_right
 
 
 @dataclass
@@ -67,7 +67,7 @@ def adaptive_filters(den: Denoiser, image: np.ndarray, pixels: Sequence[Tuple[in
     image: float32 [H, W, C] in [0, 1] with C = the model's channels (the noisy input).
     radius: half-size of the measured window (the filter beyond it is not measured).
     """
-    if den._model.quantized:
+    if den.core.quantized:
         raise ValueError("finite differences need the float model: Denoiser(name, quantization='none')")
     if image.dtype != np.float32 or image.ndim != 3 or image.shape[2] != den.card.channels:
         raise ValueError(f"image must be float32 [H, W, {den.card.channels}] in [0, 1], "
@@ -75,7 +75,7 @@ def adaptive_filters(den: Denoiser, image: np.ndarray, pixels: Sequence[Tuple[in
     card = den.card
     h, w, c = image.shape
     ph, pw = align_up(h, card.stride), align_up(w, card.stride)
-    padded = _pad_reflect(image, ph - h, pw - w) if (ph, pw) != (h, w) else image
+    padded = pad_bottom_right(image, ph - h, pw - w) if (ph, pw) != (h, w) else image
     results = []
     for (x, y) in pixels:
         if not (0 <= x < w and 0 <= y < h):
@@ -85,7 +85,7 @@ def adaptive_filters(den: Denoiser, image: np.ndarray, pixels: Sequence[Tuple[in
         y1 = min(ph, align_up(y + card.halo + 1, card.stride))
         x1 = min(pw, align_up(x + card.halo + 1, card.stride))
         crop = padded[y0:y1, x0:x1]
-        base = den._model.run_batch(_pyramid(crop[None], card.levels))[0]
+        base = den.core.run_batch(_pyramid(crop[None], card.levels))[0]
         cy, cx = y - y0, x - x0
         qs = [(qy, qx, ch) for qy in range(cy - radius, cy + radius + 1)
               for qx in range(cx - radius, cx + radius + 1) for ch in range(c)
@@ -96,7 +96,7 @@ def adaptive_filters(den: Denoiser, image: np.ndarray, pixels: Sequence[Tuple[in
             stack = np.repeat(crop[None], len(chunk), axis=0)
             for i, (qy, qx, ch) in enumerate(chunk):
                 stack[i, qy, qx, ch] += eps
-            out = den._model.run_batch(_pyramid(stack, card.levels))
+            out = den.core.run_batch(_pyramid(stack, card.levels))
             cols = (out[:, cy, cx, :] - base[cy, cx, :]) / eps          # [n, C_out]
             for i, (qy, qx, ch) in enumerate(chunk):
                 weights[qy - cy + radius, qx - cx + radius, :, ch] = cols[i]
@@ -112,14 +112,14 @@ def jacobian_patch(den: Denoiser, patch: np.ndarray, eps: float = 1e-3, batch: i
     h, w, c = patch.shape
     if h % den.card.stride or w % den.card.stride:
         raise ValueError(f"patch sides must be multiples of {den.card.stride}, got {h}x{w}")
-    base = den._model.run_batch(_pyramid(patch[None], den.card.levels))[0].reshape(-1)
+    base = den.core.run_batch(_pyramid(patch[None], den.card.levels))[0].reshape(-1)
     n = h * w * c
     jac = np.zeros((n, n), np.float32)
     for start in range(0, n, batch):
         idx = np.arange(start, min(n, start + batch))
         stack = np.repeat(patch[None], len(idx), axis=0).reshape(len(idx), -1)
         stack[np.arange(len(idx)), idx] += eps
-        out = den._model.run_batch(_pyramid(stack.reshape(-1, h, w, c), den.card.levels))
+        out = den.core.run_batch(_pyramid(stack.reshape(-1, h, w, c), den.card.levels))
         jac[:, idx] = ((out.reshape(len(idx), -1) - base) / eps).T
     return jac
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from bfcnn.runtime import ensemble as dihedral
 from bfcnn.runtime import pyramid
-from bfcnn.runtime.interpreter import TFLiteModel
-from bfcnn.runtime.tiling import align_up, tiles
+from bfcnn.runtime.core_model import CoreModel
+from bfcnn.runtime.tiling import align_up, pad_bottom_right, tiles
 from bfcnn.zoo import DEFAULT_MODEL, ModelCard, ModelError, pick_quantization, resolve, verify
 
 WHOLE_FRAME_MAX_PIXELS = 4096 * 4096  # auto mode tiles only above this
@@ -89,23 +89,30 @@ class Denoiser:
         self._lock = threading.Lock()
         self.tile = tile
         path = verify(self.card, quantization)
-        self._model = TFLiteModel(path, self.num_threads)
+        self._model = CoreModel(path, self.num_threads)
         self._path = path
-        self._model_t: Optional[TFLiteModel] = None  # transposed passes of a non-square frame
+        self._model_t: Optional[CoreModel] = None  # transposed passes of a non-square frame
         self.tile_workers = int(tile_workers)
         self._pyr_threads = max(1, self.num_threads // self.tile_workers)   # the pyramid op's share
         self._pool = None
-        self._workers: List[TFLiteModel] = []
+        self._workers: List[CoreModel] = []
         if self.tile_workers > 1:
             from concurrent.futures import ThreadPoolExecutor
             per = max(1, self.num_threads // self.tile_workers)
-            self._workers = [TFLiteModel(path, per) for _ in range(self.tile_workers)]
+            self._workers = [CoreModel(path, per) for _ in range(self.tile_workers)]
             self._pool = ThreadPoolExecutor(self.tile_workers, thread_name_prefix="bfcnn-tile")
         if self._model.num_inputs != self.card.levels:
             raise ModelError(f"{path} has {self._model.num_inputs} inputs but its card says "
                              f"levels={self.card.levels}: card and model do not match; re-export")
 
     # ------------------------------------------------------------------ public
+    @property
+    def core(self) -> CoreModel:
+        """The core model this Denoiser runs (pyramid levels in, image out) for upright frames:
+        for callers that build their own pyramids (adaptive filters, benchmarks). Not
+        serialized by the Denoiser's lock."""
+        return self._model
+
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise one frame; returns the same shape and dtype (see the module docstring)."""
         image, squeeze, dtype = self._validate(image)   # before the lock: a bad frame waits for nothing
@@ -193,9 +200,9 @@ class Denoiser:
         stride = self.card.stride
         ph, pw = align_up(h, stride), align_up(w, stride)
         if (ph, pw) != (h, w):  # pad only to the pyramid stride, reflect-101 like the pyramid
-            image = _pad_reflect(image, ph - h, pw - w)
+            image = pad_bottom_right(image, ph - h, pw - w)
         if transposed and self._model_t is None:
-            self._model_t = TFLiteModel(self._path, self.num_threads)
+            self._model_t = CoreModel(self._path, self.num_threads)
         main = self._model_t if transposed else self._model
         tile = self.tile
         if tile is None and ph * pw > WHOLE_FRAME_MAX_PIXELS:
@@ -220,7 +227,7 @@ class Denoiser:
                     job.result()
         return out[:h, :w]
 
-    def _run(self, image: np.ndarray, scale: np.float32, model: Optional[TFLiteModel] = None) -> np.ndarray:
+    def _run(self, image: np.ndarray, scale: np.float32, model: Optional[CoreModel] = None) -> np.ndarray:
         """[h, w, C] (multiples of the stride) -> float32 [h, w, C]."""
         c = image.shape[2]
         model = model or self._model
@@ -241,19 +248,3 @@ class Denoiser:
         levels: List[np.ndarray] = pyramid.pyramid_down(image, self.card.levels, float(scale),
                                                         threads=self._pyr_threads)
         return model([lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels])
-
-
-def _pad_reflect(image: np.ndarray, dh: int, dw: int) -> np.ndarray:
-    """Reflect-101 pad at the bottom/right; sides of 1 pixel repeat (nothing to reflect)."""
-    mode = "reflect" if min(image.shape[0], image.shape[1]) > 1 else "edge"
-    if image.shape[0] <= dh or image.shape[1] <= dw:  # tiny frames: pad in steps
-        while image.shape[0] < image.shape[0] + dh and dh > 0:
-            step = min(dh, max(1, image.shape[0] - 1)) if image.shape[0] > 1 else dh
-            image = np.pad(image, ((0, step), (0, 0), (0, 0)), mode="reflect" if image.shape[0] > 1 else "edge")
-            dh -= step
-        while dw > 0:
-            step = min(dw, max(1, image.shape[1] - 1)) if image.shape[1] > 1 else dw
-            image = np.pad(image, ((0, 0), (0, step), (0, 0)), mode="reflect" if image.shape[1] > 1 else "edge")
-            dw -= step
-        return image
-    return np.pad(image, ((0, dh), (0, dw), (0, 0)), mode=mode)

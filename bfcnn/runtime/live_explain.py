@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from bfcnn.runtime.adaptive_filter import adaptive_filters
-from bfcnn.runtime.pipeline import LatestSlot, _END
+from bfcnn.runtime.pipeline import LatestSlot, END
 
 
 class FilterProbe:
@@ -45,7 +45,7 @@ class FilterProbe:
     def _loop(self) -> None:
         while True:
             image = self._slot.get(timeout=0.5)
-            if image is _END:
+            if image is END:
                 return
             if image is None:
                 continue

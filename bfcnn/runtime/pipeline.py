@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-_END = object()
+END = object()   # what a closed queue or mailbox hands out once it is empty
 
 
 @dataclass
@@ -59,14 +59,14 @@ class LatestSlot:
             self._cv.notify_all()
 
     def get(self, timeout: float = 0.1):
-        """The newest item, None on timeout, or _END once closed and empty."""
+        """The newest item, None on timeout, or END once closed and empty."""
         with self._cv:
             if self._item is None and not self._closed:
                 self._cv.wait(timeout)
             if self._item is not None:
                 item, self._item = self._item, None
                 return item
-            return _END if self._closed else None
+            return END if self._closed else None
 
 
 class BoundedQueue:
@@ -86,7 +86,7 @@ class BoundedQueue:
                 continue
 
     def close(self) -> None:
-        self.put(_END)
+        self.put(END)
 
     def get(self, timeout: float = 0.1):
         try:
@@ -194,7 +194,7 @@ def _denoise(fn: Callable[[np.ndarray], np.ndarray], inbox, outbox: BoundedQueue
             item = inbox.get()
             if item is None:
                 continue
-            if item is _END:
+            if item is END:
                 break
             item.output = fn(item.image)
             item.denoised = time.perf_counter()
@@ -238,7 +238,7 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
             item = outbox.get()
             if item is None:
                 continue
-            if item is _END:
+            if item is END:
                 break
             finished = False
             for sink in sinks:

@@ -128,25 +128,10 @@ def check_builtin_only(flatbuffer: bytes) -> None:
 
 
 def run_tflite(flatbuffer: bytes, pyramid: List[np.ndarray]) -> np.ndarray:
-    """Run a flatbuffer on pyramid levels ([1,h,w,C] float32 in [0,1]); returns float32 [0,1]."""
-    interp = tf.lite.Interpreter(model_content=flatbuffer, num_threads=2)
-    inputs = sorted(interp.get_input_details(), key=lambda d: d["name"])
-    for det, lvl in zip(inputs, pyramid):
-        interp.resize_tensor_input(det["index"], lvl.shape)
-    interp.allocate_tensors()
-    inputs = sorted(interp.get_input_details(), key=lambda d: d["name"])
-    for det, lvl in zip(inputs, pyramid):
-        if det["dtype"] == np.uint8:
-            scale, zero = det["quantization"]
-            lvl = np.clip(np.round(lvl / scale + zero), 0, 255).astype(np.uint8)
-        interp.set_tensor(det["index"], lvl)
-    interp.invoke()
-    out_det = interp.get_output_details()[0]
-    out = interp.get_tensor(out_det["index"])
-    if out_det["dtype"] == np.uint8:
-        scale, zero = out_det["quantization"]
-        out = (out.astype(np.float32) - zero) * scale
-    return out.astype(np.float32)
+    """Run a flatbuffer on pyramid levels ([1,h,w,C] float32 in [0,1]) with the runtime's own
+    core model (LiteRT, as users run it); returns float32 [1,H,W,C] in [0,1]."""
+    from bfcnn.runtime.core_model import CoreModel
+    return CoreModel(flatbuffer, num_threads=2).run_batch(pyramid).astype(np.float32)
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,7 +1,11 @@
-"""One LiteRT interpreter for one model file: allocated once, resized only on a new shape.
+"""The core model: pyramid levels in, denoised image out, on one LiteRT interpreter.
 
-Inputs are the model's pyramid levels ("level_0" ... by name); float32 in [0, 1], or uint8
-for int8 files (quantized here with the file's own scale / zero point).
+A bfcnn model file (.tflite) takes the Gaussian pyramid of a frame, one input per level
+("level_0" ... : `input_order` is the one definition of which input is which), and returns the
+denoised frame. CoreModel runs it: allocated once, resized only on a new shape; float32 levels
+in [0, 1], quantized here for int8 files with the file's own scale / zero point; one frame or a
+batch. Denoiser, the adaptive filters, the export parity check and the benchmarks all run model
+files through it.
 """
 from __future__ import annotations
 
@@ -26,23 +30,33 @@ def _interpreter_class():
                           "(or tflite-runtime on platforms LiteRT does not support)") from None
 
 
-class TFLiteModel:
-    """Runs a bfcnn core model: pyramid levels in, denoised [H, W, C] float32 [0, 1] out."""
+def input_order(details: List[dict]) -> List[dict]:
+    """A model's input details sorted as its pyramid levels (level 0 first): by tensor name."""
+    return sorted(details, key=lambda d: d["name"])
 
-    def __init__(self, path: str, num_threads: Optional[int] = None):
+
+class CoreModel:
+    """Runs a bfcnn core model: pyramid levels in, denoised [H, W, C] float32 [0, 1] out.
+
+    model: a .tflite path, or the flatbuffer itself (bytes). num_threads: LiteRT threads."""
+
+    def __init__(self, model, num_threads: Optional[int] = None):
         cls = _interpreter_class()
-        self.path = path
+        self.path = model if isinstance(model, str) else "<flatbuffer>"
         try:
-            self._interp = cls(model_path=path, num_threads=num_threads or 1)
+            if isinstance(model, (bytes, bytearray)):
+                self._interp = cls(model_content=bytes(model), num_threads=num_threads or 1)
+            else:
+                self._interp = cls(model_path=model, num_threads=num_threads or 1)
         except (ValueError, RuntimeError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{path} is not a loadable TFLite model: {exc}") from exc
+            raise ModelError(f"{self.path} is not a loadable TFLite model: {exc}") from exc
         self._shape: Tuple = ()
         self._inputs: List[dict] = []
         self._refresh()
         self._output = self._interp.get_output_details()[0]
 
     def _refresh(self) -> None:
-        self._inputs = sorted(self._interp.get_input_details(), key=lambda d: d["name"])
+        self._inputs = input_order(self._interp.get_input_details())
 
     @property
     def num_inputs(self) -> int:
@@ -88,23 +102,31 @@ class TFLiteModel:
         return out
 
     def run_batch(self, levels: Sequence[np.ndarray]) -> np.ndarray:
-        """Float models: levels as float32 [B, h_k, w_k, C] (level 0 first) -> [B, H, W, C].
-        The batch dimension is resized like the spatial ones (one rebuild per new shape)."""
-        if self.quantized:
-            raise TypeError("run_batch is for float models")
+        """levels as float32 [B, h_k, w_k, C] in [0, 1] (level 0 first) -> float32 [B, H, W, C].
+        int8 files are quantized in and dequantized out here. The batch dimension is resized
+        like the spatial ones (one rebuild per new shape)."""
         self._ensure_shape([lvl.shape[1:] for lvl in levels], batch=levels[0].shape[0])
         for det, lvl in zip(self._inputs, levels):
-            self._interp.set_tensor(det["index"], np.ascontiguousarray(lvl, np.float32))
+            self._interp.set_tensor(det["index"], self._quantize(det, np.ascontiguousarray(lvl, np.float32)))
         self._interp.invoke()
-        return self._interp.get_tensor(self._output["index"]).copy()
+        return self._dequantize(self._interp.get_tensor(self._output["index"]))
 
     def __call__(self, levels: Sequence[np.ndarray]) -> np.ndarray:
         """levels: float32 [h_k, w_k, C] arrays (level 0 first). Returns float32 [H, W, C]."""
         self._ensure_shape([lvl.shape for lvl in levels])
         for det, lvl in zip(self._inputs, levels):
-            if det["dtype"] == np.uint8:
-                scale, zero = det["quantization"]
-                q = np.rint(lvl * np.float32(1.0 / scale)) + np.float32(zero)
-                lvl = np.clip(q, 0, 255).astype(np.uint8)
-            self._interp.set_tensor(det["index"], lvl[None])
+            self._interp.set_tensor(det["index"], self._quantize(det, lvl)[None])
         return self.invoke()
+
+    @staticmethod
+    def _quantize(det: dict, lvl: np.ndarray) -> np.ndarray:
+        if det["dtype"] != np.uint8:
+            return lvl
+        scale, zero = det["quantization"]
+        return np.clip(np.rint(lvl * np.float32(1.0 / scale)) + np.float32(zero), 0, 255).astype(np.uint8)
+
+    def _dequantize(self, out: np.ndarray) -> np.ndarray:
+        if self._output["dtype"] != np.uint8:
+            return out.copy()
+        scale, zero = self._output["quantization"]
+        return (out.astype(np.float32) - np.float32(zero)) * np.float32(scale)
