@@ -95,6 +95,7 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
         raise ConfigError("loss.level_multiplier: supervises the coarse pyramid levels, but "
                           "model.levels = 1; set model.levels >= 2 or level_multiplier to 0")
     _camera_noise(d.camera_noise, d.input_shape)
+    _not_implemented(cfg)
     if not d.additional_noise and not d.multiplicative_noise and d.subsample_size <= 0:
         raise ConfigError("dataset.additional_noise: no noise of any kind is configured; "
                           "set additional_noise, multiplicative_noise or subsample_size")
@@ -127,3 +128,27 @@ def _camera_noise(c, input_shape) -> None:
     if c.fraction > 0 and (input_shape[0] % 2 or input_shape[1] % 2):
         raise ConfigError(f"dataset.input_shape: camera noise needs even crop sides (a whole Bayer "
                           f"mosaic), got {input_shape[:2]}")
+
+
+# keys of the original bfcnn configs that this trainer accepts (old configs load) but does not
+# implement: only their default value is allowed, so a config never silently means more than it does
+_NOT_IMPLEMENTED = (
+    ("model", "shared_model", False, "one network shared by all pyramid levels"),
+    ("model", "local_normalization", -1, "local mean subtraction (it would also break bias-freedom)"),
+    ("train", "random_batch_min_difference", 0.1, "a stopping threshold for the random-batch probe"),
+    ("dataset", "crops_per_image", 8, "several crops per decoded image (every batch draws fresh crops)"),
+    ("dataset", "cache_decoded", True, "turning the decoded-image cache off (images are always kept decoded)"),
+)
+
+
+def _not_implemented(cfg) -> None:
+    for section, key, default, what in _NOT_IMPLEMENTED:
+        value = getattr(getattr(cfg, section), key)
+        if value != default:
+            raise ConfigError(f"{section}.{key}: {what} is not implemented in this trainer; remove the "
+                              f"key or leave it at {json_value(default)} (accepted so original bfcnn "
+                              f"configs load), got {json_value(value)}")
+
+
+def json_value(v) -> str:
+    return "true" if v is True else "false" if v is False else repr(v)

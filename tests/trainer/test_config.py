@@ -71,3 +71,19 @@ def test_cli_rejects_typo_before_tensorflow(tmp_path):
     assert "model.filtres: unknown key. Did you mean 'filters'" in res.stderr
     assert "TF False" in res.stdout
     assert not (tmp_path / "m").exists()
+
+
+import pytest as _pytest  # noqa: E402
+
+
+@_pytest.mark.parametrize("section, key, value", [
+    ("model", "shared_model", True), ("model", "local_normalization", 3),
+    ("train", "random_batch_min_difference", 0.5), ("dataset", "crops_per_image", 2),
+    ("dataset", "cache_decoded", False)])
+def test_unimplemented_original_keys_refuse_non_default_values(section, key, value):
+    from bfcnn.config import ConfigError, parse_pipeline
+    with _pytest.raises(ConfigError, match=f"{section}.{key}: .* is not implemented"):
+        parse_pipeline({section: {key: value}})
+    parse_pipeline({section: {key: {"shared_model": False, "local_normalization": -1,
+                                    "random_batch_min_difference": 0.1, "crops_per_image": 8,
+                                    "cache_decoded": True}[key]}})
