@@ -2,8 +2,6 @@
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import REPO
 
 
@@ -23,7 +21,6 @@ def test_runtime_import_and_inference_load_no_tensorflow():
     assert "LOADED []" in res.stdout
 
 
-@pytest.mark.slow
 def test_runtime_only_venv_installs_and_runs_without_tensorflow(tmp_path):
     """pip install . into a fresh venv (default extras only): the CLI runs, TensorFlow is absent."""
     venv = tmp_path / "venv"
