@@ -11,6 +11,27 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = os.environ.get("BFCNN_DATASETS", os.path.join(REPO, "..", "shared", "datasets"))
 
 
+SETS = ("Train400", "CBSD432", "Set12", "BSD68", "CBSD68", "Kodak24", "PolyU100")
+
+
+def pytest_sessionstart(session):
+    """CI must have every image set: stop at once, naming the missing ones, rather than run a
+    suite whose data tests fail one by one."""
+    missing = [s for s in SETS if not os.path.isdir(os.path.join(DATASETS, s))]
+    if missing and os.environ.get("CI"):
+        pytest.exit(f"image sets missing under {DATASETS}: {', '.join(missing)} (set BFCNN_DATASETS; "
+                    f"docs/datasets.md says where to get them)", returncode=2)
+
+
+def require_set(name: str) -> str:
+    """Path of image set `name`; fails the test naming the set when it is missing."""
+    path = os.path.join(DATASETS, name)
+    if not os.path.isdir(path):
+        pytest.fail(f"this test needs the {name} image set at {path}; set BFCNN_DATASETS "
+                    f"(docs/datasets.md says where to get it)")
+    return path
+
+
 def pytest_collection_modifyitems(config, items):
     """Trainer tests need TensorFlow: without it they skip with the install hint (the runtime-only
     venv test relies on this); everything else still runs."""

@@ -13,14 +13,15 @@ from bfcnn.config import CameraNoiseConfig, ConfigError, parse_pipeline
 from bfcnn.trainer.data import camera_noise as cn
 from bfcnn.trainer.data.dataset import sample_batch
 from bfcnn.trainer.data.noise import training_pair
-from tests.conftest import DATASETS
+from tests.conftest import require_set
 
 PLAIN = CameraNoiseConfig(fraction=1.0, jpeg_fraction=0.0, isp_denoise_fraction=0.0, tone_curve_fraction=0.0)
 
 
 @pytest.fixture(scope="module")
 def photo():
-    img = cv2.imread(os.path.join(DATASETS, "CBSD68", sorted(os.listdir(os.path.join(DATASETS, "CBSD68")))[3]))
+    folder = require_set("CBSD68")
+    img = cv2.imread(os.path.join(folder, sorted(os.listdir(folder))[3]))
     return np.ascontiguousarray(img[:128, :192])
 
 
