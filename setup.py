@@ -20,7 +20,7 @@ setup(
     description="Bias-free CNN blind image denoising for edge devices: trainer and light runtime",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.8",
+    python_requires=">=3.9",
     packages=find_packages(include=["bfcnn", "bfcnn.*"]),
     package_data={"bfcnn": ["pretrained/*/*.tflite", "pretrained/*/card.json", "samples/*"]},
     ext_modules=[ext],
