@@ -249,10 +249,32 @@ def parse_pipeline(data: Any, base_dir: str = ".") -> PipelineConfig:
     """Build a :class:`PipelineConfig` from a decoded JSON object; raises :class:`ConfigError`."""
     from bfcnn.config_checks import validate
     from bfcnn.model_types import MODEL_TYPES  # plain list, no TensorFlow
+    data = _architecture_from_card(data)
     cfg = _build(PipelineConfig, data, "")
     cfg = dataclasses.replace(cfg, base_dir=os.path.abspath(base_dir))
     validate(cfg, MODEL_TYPES)
     return cfg
+
+
+def _architecture_from_card(data: Any) -> Any:
+    """A config with no `model` section that fine-tunes a shipped or exported model
+    (train.initial_weights) takes the network from that model's card: a pip-installed model is
+    enough to fine-tune it, no repository configs needed."""
+    if not isinstance(data, dict) or "model" in data:
+        return data
+    source = (data.get("train") or {}).get("initial_weights") if isinstance(data.get("train"), dict) else None
+    if not source or not isinstance(source, str):
+        return data
+    from bfcnn.zoo import ModelError, resolve
+    try:
+        card = resolve(source)
+    except ModelError:
+        return data   # a .tflite without a card, or a typo: the trainer reports it with its fix
+    if not card.architecture:
+        raise ConfigError(f"model: missing, and the card of {source!r} does not carry its architecture "
+                          f"(exported before cards did); add the model section (configs/ has the "
+                          f"shipped models' recipes)")
+    return {**data, "model": card.architecture}
 
 
 def load_pipeline(path: str) -> PipelineConfig:

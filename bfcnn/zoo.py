@@ -42,6 +42,7 @@ class ModelCard:
     training_noise: Dict = field(default_factory=dict)
     training_steps: int = 0
     fine_tuned_from: Dict = field(default_factory=dict)   # {} when trained from scratch
+    architecture: Dict = field(default_factory=dict)      # the pipeline's model section
     directory: str = ""
 
     @classmethod

@@ -253,7 +253,12 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
         "training_noise": {"additive_sigma": [min(noise), max(noise)] if noise else [],
                            "sampling": cfg.dataset.noise_sampling,
                            "multiplicative": cfg.dataset.multiplicative_noise,
-                           "subsample_size": cfg.dataset.subsample_size},
+                           "subsample_size": cfg.dataset.subsample_size,
+                           **({"camera_noise": dataclasses.asdict(cfg.dataset.camera_noise)}
+                              if cfg.dataset.camera_noise.fraction > 0 else {})},
+        # the model section of the config: rebuilds the network from the card alone (fine-tune
+        # a shipped model with train.initial_weights and no model section)
+        "architecture": to_dict(cfg)["model"],
         "training_steps": steps,
         "fine_tuned_from": source,
         "quantization": files, "export_check": {"sigma": sigma, **report}, **notes,
