@@ -16,20 +16,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, List, Union
 
-
-class ConfigError(ValueError):
-    """A pipeline config key or value is wrong; the message names the dotted path and the fix."""
-
-
-PRUNE_STRATEGIES = ("none", "minimum_threshold", "minimum_threshold_bifurcate",
-                    "minimum_threshold_shrinkage")
-COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
-ACTIVATIONS = ("relu", "linear", "leaky_relu")
-FINAL_ACTIVATIONS = ("linear", "tanh", "sigmoid", "hard_sigmoid")
-REGULARIZERS = ("none", "l1", "l2", "l1_l2")
-NOISE_SAMPLING = ("choice", "uniform", "log_uniform", "mixed")
-DEMOSAIC_METHODS = ("bilinear", "edge_aware", "vng")
-DISTRIBUTE = ("none", "mirrored", "multi_worker_mirrored")
+from bfcnn.config_checks import (  # noqa: F401  (re-exported: choices and the error live with the checks)
+    ACTIVATIONS, COLOR_MODES, DEMOSAIC_METHODS, DISTRIBUTE, FINAL_ACTIVATIONS, NOISE_SAMPLING,
+    PRUNE_STRATEGIES, REGULARIZERS, ConfigError, validate)
 
 
 @dataclass(frozen=True)
@@ -247,7 +236,6 @@ def _build(cls: type, data: Any, path: str) -> Any:
 
 def parse_pipeline(data: Any, base_dir: str = ".") -> PipelineConfig:
     """Build a :class:`PipelineConfig` from a decoded JSON object; raises :class:`ConfigError`."""
-    from bfcnn.config_checks import validate
     from bfcnn.model_types import MODEL_TYPES  # plain list, no TensorFlow
     data = _architecture_from_card(data)
     cfg = _build(PipelineConfig, data, "")

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from bfcnn.config import (ACTIVATIONS, COLOR_MODES, DISTRIBUTE, FINAL_ACTIVATIONS, NOISE_SAMPLING,
-                          PRUNE_STRATEGIES, REGULARIZERS, ConfigError, PipelineConfig)
+if TYPE_CHECKING:   # type hints only: config.py imports this module, never the other way round
+    from bfcnn.config import PipelineConfig
+
+
+class ConfigError(ValueError):
+    """A pipeline config key or value is wrong; the message names the dotted path and the fix."""
+
+
+PRUNE_STRATEGIES = ("none", "minimum_threshold", "minimum_threshold_bifurcate",
+                    "minimum_threshold_shrinkage")
+COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
+ACTIVATIONS = ("relu", "linear", "leaky_relu")
+FINAL_ACTIVATIONS = ("linear", "tanh", "sigmoid", "hard_sigmoid")
+REGULARIZERS = ("none", "l1", "l2", "l1_l2")
+NOISE_SAMPLING = ("choice", "uniform", "log_uniform", "mixed")
+DEMOSAIC_METHODS = ("bilinear", "edge_aware", "vng")
+DISTRIBUTE = ("none", "mirrored", "multi_worker_mirrored")
 
 
 def _choice(path: str, value: str, options: Sequence[str]) -> None:
@@ -24,7 +39,7 @@ def _positive(path: str, value: float, allow_zero: bool = False) -> None:
         raise ConfigError(f"{path}: must be {'>= 0' if allow_zero else '> 0'}, got {value}")
 
 
-def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
+def validate(cfg: "PipelineConfig", model_types: Sequence[str]) -> None:
     """Value checks that need more than a type: choices, ranges, consistency between sections."""
     m, t, d = cfg.model, cfg.train, cfg.dataset
     _choice("model.type", m.type, model_types)
@@ -107,7 +122,6 @@ def validate(cfg: PipelineConfig, model_types: Sequence[str]) -> None:
 
 def _camera_noise(c, input_shape) -> None:
     """dataset.camera_noise: shares in [0, 1], ordered positive ranges, known demosaic methods."""
-    from bfcnn.config import DEMOSAIC_METHODS
     p = "dataset.camera_noise"
     for name in ("fraction", "jpeg_fraction", "tone_curve_fraction", "isp_denoise_fraction",
                  "mono_fraction"):

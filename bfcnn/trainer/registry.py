@@ -57,8 +57,12 @@ def names() -> tuple:
 
 
 def _load_builtin() -> None:
-    # Importing the modules registers them; kept lazy so registry import stays cheap.
-    from bfcnn.trainer.models import dncnn, gatenet, resnet, sparse_resnet  # noqa: F401
+    """Import every backbone file of bfcnn/trainer/models/ (importing registers it); lazy so
+    importing the registry stays cheap. Each file must register the type it is named after."""
+    import importlib
+    for name in MODEL_TYPES:
+        importlib.import_module(f"bfcnn.trainer.models.{name}")
     missing = set(MODEL_TYPES) - set(_REGISTRY)
     if missing:
-        raise RuntimeError(f"model types {sorted(missing)} listed in bfcnn.model_types are not registered")
+        raise RuntimeError(f"bfcnn/trainer/models/{sorted(missing)[0]}.py does not register the model type "
+                           f"it is named after (@register({sorted(missing)[0]!r}))")
