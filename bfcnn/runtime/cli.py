@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=None, help="tile side in pixels (default: auto)")
     p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
                    help="average N passes over flipped / rotated copies of each frame: N times the "
-                        "time for +0.14-0.8 dB (default 1: real time)")
+                        "time for more quality (gains per model: benchmarks/RESULTS.md; default 1: real time)")
     p.add_argument("--strength", type=float, default=1.0,
                    help="0-1.5: output = noisy + strength * (denoised - noisy); below 1 keeps more "
                         "detail and grain, above 1 smooths more (default 1)")

@@ -56,8 +56,8 @@ class Denoiser:
         num_threads // tile_workers LiteRT threads (only when tiling; see RESULTS.md for when
         it pays: XNNPACK already spreads one whole frame over all threads).
     ensemble: 1 (default), 2, 4 or 8 passes over flipped / rotated copies of each frame,
-        averaged (bfcnn.runtime.ensemble): N times the time for +0.14-0.8 dB (RESULTS.md,
-        "Self-ensemble"). Still bias-free: the average is homogeneous and locally linear.
+        averaged (bfcnn.runtime.ensemble): N times the time for a gain measured per model in
+        benchmarks/RESULTS.md. Still bias-free: the average is homogeneous and locally linear.
     Calls are serialized: one Denoiser may be shared by threads (each call holds a lock for the
     whole frame), but runs one frame at a time; for frames in parallel, make one per thread.
 

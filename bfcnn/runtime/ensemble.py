@@ -2,10 +2,8 @@
 
 A trained CNN is not exactly rotation or flip equivariant, and its errors differ between
 orientations, so averaging the outputs of N dihedral transforms of the frame (each undone
-after denoising) removes part of them. Measured (camera protocol, sigma 5 / 25, RESULTS
-"Self-ensemble"), 2 and 8 passes: edge_gray_realtime +0.19 / +0.19 and +0.31 / +0.32 dB,
-edge_gray_quality +0.14 / +0.15 and +0.22 / +0.24 (BSD68, all 68); edge_color_realtime
-+0.47 / +0.30 and +0.79 / +0.48 (CBSD68, first 20). The time is N times one pass.
+after denoising) removes part of them, for N times the time of one pass. The gains per model
+are measured by `benchmarks/quality.py --ensembles 1 2 8` (benchmarks/RESULTS.md).
 
 Which transforms, in order: 2 passes take identity and a 180-degree rotation (the best
 second pass of flip / rotation / transpose / one-pixel shift in that run), 4 add the two
