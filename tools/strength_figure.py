@@ -21,7 +21,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", default=None, help="default: the default model")
     p.add_argument("--pair", type=int, default=40, help="index of the PolyU100 pair (sorted by name)")
-    p.add_argument("--crop", type=int, nargs=3, default=[150, 150, 200], metavar=("Y", "X", "SIZE"))
+    p.add_argument("--crop", type=int, nargs=3, default=[120, 120, 256], metavar=("Y", "X", "SIZE"))
     p.add_argument("--output", default=os.path.join("docs", "strength.png"))
     args = p.parse_args()
     name, noisy, ref = real_pairs(1, offset=args.pair)[0]
@@ -30,15 +30,14 @@ def main() -> None:
     panels = []
     for s in STRENGTHS:
         out = Denoiser(args.model, num_threads=2, strength=s)(noisy)
-        tile = cv2.resize(out, (2 * n, 2 * n), interpolation=cv2.INTER_NEAREST)
+        tile = np.vstack([np.zeros((22, n, 3), np.uint8), out])
         label = f"strength {s:g}: {psnr(out, ref):.2f} dB" if s else f"noisy: {psnr(noisy, ref):.2f} dB"
-        cv2.rectangle(tile, (0, 0), (2 * n, 30), (0, 0, 0), -1)
-        cv2.putText(tile, label, (6, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(tile, label, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
         panels.append(tile)
     strip = np.hstack(panels)
     note = np.full((22, strip.shape[1], 3), 255, np.uint8)
     cv2.putText(note, f"PolyU real-noise dataset ({name}), (c) The Hong Kong Polytechnic University; "
-                "non-commercial use", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+                "non-commercial use", (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.imwrite(args.output, np.vstack([strip, note]))
     print(f"wrote {args.output}")
 
