@@ -1,4 +1,4 @@
-"""End-to-end stream benchmark (issue 5): the bfcnn-runtime pipeline (capture, denoise, output
+"""End-to-end stream benchmark: the bfcnn-runtime pipeline (capture, denoise, output
 threads) on a synthetic live camera at 30 frames/s, for every shipped model at 640x480 and
 1280x720, gray and colour, 1 and 2 threads, and OpenCV non-local means in the same pipeline.
 Reports processed frames/s, latency p50/p95 (capture to output) and dropped frames.

@@ -1,6 +1,6 @@
 """Dead coarse pyramid levels, and their removal at export.
 
-Seen in training (session 4, both v2 realtime models): every ReLU input of the top level's
+Seen in training (both realtime models, in an earlier version): every ReLU input of the top level's
 last block was <= 0 on real images, so that level output exactly 0 and the next level's
 correction input was 0 too. Float does not mind (wasted work), but int8 calibration then
 gives those tensors a zero range and the TFLite interpreter aborts the whole process while

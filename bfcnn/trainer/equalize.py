@@ -4,7 +4,7 @@ Why: TFLite int8 quantizes each activation tensor with ONE scale. A resnet level
 residual stream x (stem output, then x + conv(act(x)) per block) whose channels differ in range
 by 10x or more; the small channels are then quantized with the big ones' step, and every
 reader (a batch norm multiplying them back up by up to 16x, or a conv) amplifies that error.
-The measured int8-vs-float gap of the README models (0.33-0.35 dB on BSD68 at sigma 25) sat in
+The measured int8-vs-float gap of the original-name models (resnet_5x5_bn_3x3, sparse_*) (0.33-0.35 dB on BSD68 at sigma 25) sat in
 level 0's blocks.
 
 How: scale stream channel c by s_c > 0. Writers (stem convs, each block's conv) get their

@@ -235,7 +235,7 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
                          "max_abs_diff_vs_keras": float(np.max(np.abs(out - keras_out)))}
             gap = report["keras"]["psnr_vs_clean"] - report[q]["psnr_vs_clean"]
             if gap > 0.3:
-                # seen on the batch-norm README models (13-17 dB): their coarse levels left
+                # seen on the batch-norm original-name models (13-17 dB): their coarse levels left
                 # [0, 1], so int8 tensors spanned +-30; loss.level_multiplier fixes that, and
                 # benchmarks/int8_layers.py shows where a file loses
                 print(f"warning: {q} loses {gap:.2f} dB to float on the check image; do not ship "

@@ -18,7 +18,7 @@
   scale from its peak, so the penalty acts on the peak (a mean of per-pixel excesses left a
   blown-up channel's rare peaks in place: 3.6 after 160 steps against a limit of 1; this form
   reaches the limit). int8 spends its 255 steps on a tensor's whole range, so one channel
-  running to 19 (edge_color_realtime v2's level-0 stream; its other 50 tensors stay under 1.7)
+  running to 19 (an earlier edge_color_realtime's level-0 stream; its other 50 tensors stay under 1.7)
   leaves the rest a handful of steps: that file lost 2.5 dB in int8. A bias-free model is
   homogeneous, so on [0, 1] input its activations are bounded by a fixed multiple of the input
   range: the penalty bounds that multiple. Zero below the limit, so a model already inside it

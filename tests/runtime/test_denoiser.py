@@ -95,7 +95,7 @@ def test_every_shipped_model_and_file_denoises_real_images(name, datasets):
 
 # A gray frame reaches a colour model as three identical planes: perfectly correlated noise,
 # which colour training hardly shows. Measured on Set12/05 at sigma 25: edge_color_quality gains
-# 1.1 dB that way, edge_color_realtime (v2) 0.9 dB after a fine-tune with 25% such images
+# 1.1 dB that way, edge_color_realtime 0.9 dB after a fine-tune with 25% such images
 # (dataset.gray_fraction; 0.2 dB before), 8-9 dB on CBSD68 colour frames. The Denoiser warns
 # once and the README says so; the bar below still fails any broken export (they score under
 # the noisy input).

@@ -39,7 +39,7 @@ def test_dead_top_level_is_removed_with_the_same_outputs():
 def test_a_pruned_file_loads_back_into_the_full_recipe_as_the_same_function(tmp_path):
     """train.initial_weights / export --weights-from with a file whose dead top level was
     removed: the full recipe gets the file's weights and a zeroed top level (edge_gray_realtime
-    v2 was fine-tuned that way and its top level came back to life)."""
+    an earlier version was fine-tuned that way and its top level came back to life)."""
     from bfcnn.trainer import tflite_weights
     from bfcnn.trainer.dead_levels import prune_dead_levels
     from bfcnn.trainer.export import convert

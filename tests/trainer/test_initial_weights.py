@@ -22,7 +22,7 @@ def _shipped_core(name):
 
 
 # a file pruned at export (dead top level, card: pruned_levels) loads into its full recipe with
-# that level zeroed: test_dead_levels covers it (no shipped file is pruned since session 5)
+# that level zeroed: test_dead_levels covers it (no shipped file is pruned now)
 @pytest.mark.parametrize("name", ["edge_gray_realtime", "resnet_5x5_bn_3x3", "edge_gray_quality"])
 def test_rebuilt_keras_model_matches_shipped_file(name, datasets):
     cfg, built, path, loaded = _shipped_core(name)

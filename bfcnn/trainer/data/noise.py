@@ -54,7 +54,7 @@ def gray_some(clean: tf.Tensor, d: DatasetConfig, seed: tf.Tensor):
     gray (BGR luma in every plane), gray a float32 [B, 1, 1, 1] mask (1 = gray) that
     corrupt() uses to give them one noise field for all planes: a gray camera frame reaching
     a colour model. Without it the colour models took identical-plane noise for texture
-    (edge_color_realtime v2 gained 0.2 dB on a gray frame at sigma 25, 9 dB on colour)."""
+    (an earlier edge_color_realtime gained 0.2 dB on a gray frame at sigma 25, 9 dB on colour)."""
     if d.gray_fraction <= 0:
         return clean, None
     batch = tf.shape(clean)[0]

@@ -45,7 +45,7 @@ def stem(spec: BackboneSpec, x):
     """First conv. `x` is one tensor, or [g_k, c_k] (a level image and the coarser levels'
     correction): then conv_g(g_k) + conv_c(c_k), the same function as one conv over their
     concatenation, but each input keeps its own int8 scale (TFLite's CONCATENATION forces one
-    scale on all its inputs). Not what broke the README models' int8 files: with this split
+    scale on all its inputs). Not what broke the original-name models' int8 files: with this split
     they still scored 8 dB; their coarse levels leaving [0, 1] did (see loss.level_multiplier)."""
     if not isinstance(x, (list, tuple)):
         return conv(spec, spec.filters, f"{spec.name}_stem")(x)
