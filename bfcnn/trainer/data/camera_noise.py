@@ -31,7 +31,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
-from bfcnn.config import DEMOSAIC_METHODS, CameraNoiseConfig
+from bfcnn.config import CameraNoiseConfig
 
 # Bayer phases: the colour (0 = R, 1 = G, 2 = B) at each position of the top-left 2x2 block,
 # and the OpenCV conversion code base name that demosaics that phase into BGR.

@@ -6,7 +6,6 @@ are skipped with one warning each, never a crash mid-epoch.
 """
 from __future__ import annotations
 
-import glob
 import os
 import queue
 import threading
