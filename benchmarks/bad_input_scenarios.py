@@ -89,25 +89,34 @@ def _mjpeg_idle() -> str:
     if b"200" not in reply:
         raise AssertionError(f"after 40 idle connections: {reply!r}")
     return "40 idle connections (cap 4, timeout 0.5 s): the next client is served"
-def _threads_share(den: Denoiser) -> str:
-    """4 threads x 5 calls on one Denoiser: every call must return its own frame."""
+def threads_sharing(den: Denoiser, calls: int = 5, shape=(64, 80, 3)):
+    """4 threads call one Denoiser `calls` times each on their own frame: (errors raised, calls
+    that returned another frame than the thread's own)."""
     import threading
     rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (64, 80, 3), dtype=np.uint8) for _ in range(4)]
+    frames = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(4)]
     want = [den(f) for f in frames]
-    bad = []
+    errors, wrong = [], []
 
     def work(i):
-        for _ in range(5):
-            if not np.array_equal(den(frames[i]), want[i]):
-                bad.append(i)
+        for _ in range(calls):
+            try:
+                if not np.array_equal(den(frames[i]), want[i]):
+                    wrong.append(i)
+            except Exception as exc:  # any error here is the defect being looked for
+                errors.append(exc)
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    if bad:
-        raise AssertionError(f"{len(bad)} calls returned another thread's frame")
+    return errors, wrong
+
+
+def _threads_share(den: Denoiser) -> str:
+    errors, wrong = threads_sharing(den)
+    if errors or wrong:
+        raise AssertionError(f"{len(errors)} calls raised, {len(wrong)} returned another thread's frame")
     return "20 calls, each got its own frame"
 
 

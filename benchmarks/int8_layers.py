@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATASETS = os.environ.get("BFCNN_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
+from bfcnn.evaluation import dataset_root  # noqa: E402
+
+DATASETS = dataset_root()
 
 
 from bfcnn.runtime.core_model import input_order  # noqa: E402

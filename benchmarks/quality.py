@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import real_photos  # noqa: E402
 from benchmarks.report import publish, table  # noqa: E402
 import bfcnn  # noqa: E402
-from bfcnn.evaluation import add_noise, as_uint8, load_set, psnr, ssim  # noqa: E402
+from bfcnn.evaluation import add_noise, as_uint8, bm3d, load_set, psnr, ssim  # noqa: E402
 from bfcnn.runtime import Denoiser  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,15 +50,6 @@ def methods(args):
         return cv2.fastNlMeansDenoisingColored(img, None, 0.6 * sigma, 0.6 * sigma, 7, 21)
     out["OpenCV NLM"] = nlm
     return out
-
-
-def bm3d_run(noisy, sigma):
-    import bm3d
-    x = noisy.astype(np.float32) / 255.0
-    if x.ndim == 2:
-        return np.clip(bm3d.bm3d(x, sigma / 255.0) * 255.0, 0, 255)
-    rgb = x[:, :, ::-1]
-    return np.clip(bm3d.bm3d_rgb(rgb, sigma / 255.0)[:, :, ::-1] * 255.0, 0, 255)
 
 
 def main() -> None:
@@ -100,7 +91,7 @@ def main() -> None:
                     todo = dict(runners)
                     todo["noisy input"] = lambda n, s: np.clip(n, 0, 255)
                     if i < args.bm3d_images and (args.bm3d_sigmas is None or sigma in args.bm3d_sigmas):
-                        todo[f"BM3D (first {args.bm3d_images})"] = bm3d_run
+                        todo[f"BM3D (first {args.bm3d_images})"] = bm3d
                         todo[f"noisy input (first {args.bm3d_images})"] = lambda n, s: np.clip(n, 0, 255)
                         for name in runners:
                             todo[f"{name} (first {args.bm3d_images})"] = runners[name]

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.report import publish, table  # noqa: E402
 import bfcnn  # noqa: E402
-from bfcnn.evaluation import psnr, real_pairs, ssim  # noqa: E402
+from bfcnn.evaluation import bm3d, psnr, real_pairs, ssim  # noqa: E402
 from bfcnn.runtime import Denoiser  # noqa: E402
 
 NLM_H = (2, 3, 4, 5, 6, 8)
@@ -46,16 +46,6 @@ def nlm(h: float):
     return run
 
 
-def bm3d_runner(sigma: float):
-    def run(img):
-        import bm3d
-        x = img.astype(np.float32) / 255.0
-        if x.ndim == 2:
-            return np.clip(bm3d.bm3d(x, sigma / 255.0) * 255.0, 0, 255)
-        return np.clip(bm3d.bm3d_rgb(x[:, :, ::-1], sigma / 255.0)[:, :, ::-1] * 255.0, 0, 255)
-    return run
-
-
 def evaluate(args) -> str:
     names = list(args.models or bfcnn.list_models())
     labels = list(names)
@@ -76,7 +66,7 @@ def evaluate(args) -> str:
             subset = args.bm3d_every > 0 and i % args.bm3d_every == 0
             if subset:
                 for s in BM3D_SIGMAS:
-                    jobs[f"{'BM3D' if gray else 'CBM3D'} sigma {s}"] = bm3d_runner(s)
+                    jobs[f"{'BM3D' if gray else 'CBM3D'} sigma {s}"] = (lambda img, s=s: bm3d(img, s))
             for label, fn in jobs.items():
                 peer = label not in runners     # classical methods do not change: cached
                 hit = cache.get(f"{kind}|{pair}|{label}") if peer else None

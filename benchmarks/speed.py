@@ -14,7 +14,9 @@ from benchmarks.report import best_of, publish, table  # noqa: E402
 import bfcnn  # noqa: E402
 from bfcnn.runtime import Denoiser  # noqa: E402
 
-DATASETS = os.environ.get("BFCNN_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
+from bfcnn.evaluation import dataset_root  # noqa: E402
+
+DATASETS = dataset_root()
 
 
 def frame(w: int, h: int, gray: bool) -> np.ndarray:

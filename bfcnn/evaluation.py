@@ -103,3 +103,13 @@ def as_uint8(img: np.ndarray) -> np.ndarray:
 def luma(bgr: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
     """uint8 HxWx3 BGR -> uint8 HxW luma (OpenCV's BT.601 weights, as the gray sets use)."""
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY, dst=out)
+
+
+def bm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """(C)BM3D peer (the `bm3d` package, test extra): uint8 or float HxW / HxWx3 BGR on the 0-255
+    scale, noise std `sigma` in grey levels -> float64 result on 0-255, clipped."""
+    import bm3d as _bm3d
+    x = noisy.astype(np.float32) / np.float32(255.0)
+    if x.ndim == 2:
+        return np.clip(_bm3d.bm3d(x, sigma / 255.0) * 255.0, 0, 255)
+    return np.clip(_bm3d.bm3d_rgb(x[:, :, ::-1], sigma / 255.0)[:, :, ::-1] * 255.0, 0, 255)

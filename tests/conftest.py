@@ -7,8 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
+from bfcnn import evaluation
+from bfcnn.evaluation import dataset_root
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATASETS = os.environ.get("BFCNN_DATASETS", os.path.join(REPO, "..", "shared", "datasets"))
+DATASETS = dataset_root()
 
 
 SETS = ("Train400", "CBSD432", "Set12", "BSD68", "CBSD68", "Kodak24", "PolyU100")
@@ -59,6 +62,4 @@ def noisy_pair(path: str, sigma: float, seed: int = 0, gray: bool = False):
     return img, noisy
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+psnr = evaluation.psnr

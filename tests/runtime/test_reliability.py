@@ -18,23 +18,8 @@ def den():
 
 
 def test_one_denoiser_shared_by_threads_gives_each_its_own_frame(den):
-    rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8) for _ in range(4)]
-    want = [den(f) for f in frames]
-    errors, wrong = [], []
-
-    def work(i):
-        for _ in range(6):
-            try:
-                if not np.array_equal(den(frames[i]), want[i]):
-                    wrong.append(i)
-            except Exception as exc:  # any error here is the defect being tested
-                errors.append(exc)
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    from benchmarks.bad_input_scenarios import threads_sharing
+    errors, wrong = threads_sharing(den, calls=6, shape=(96, 128, 3))
     assert not errors and not wrong
 
 
