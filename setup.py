@@ -33,5 +33,5 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6", "scikit-image>=0.20", "bm3d>=4.0", "matplotlib>=3.5",
                  "pybind11>=2.10", "atheris>=2.3; platform_machine=='x86_64'"],
     },
-    entry_points={"console_scripts": ["bfcnn-runtime=bfcnn.runtime.cli:main"]},
+    entry_points={"console_scripts": ["bfcnn-runtime=bfcnn.runtime.cli:console"]},
 )

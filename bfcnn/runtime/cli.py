@@ -15,7 +15,7 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from bfcnn.runtime.pipeline import StreamStats, named, run_stream
+from bfcnn.runtime.pipeline import Interrupts, StreamStats, named, run_stream
 from bfcnn.runtime.sources import (DEFAULT_MAX_PIXELS, SourceError, expand_inputs, is_video, read_image,
                                    video_frames)
 from bfcnn.zoo import DEFAULT_MODEL, ModelError
@@ -270,14 +270,23 @@ def _run(den, args) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return run(args)
-    except (SourceError, ModelError, ValueError, OSError) as exc:   # OSError: permission denied, disk full
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    with Interrupts():     # a second Ctrl-C or SIGTERM while the outputs are finished is ignored
+        try:
+            return run(args)
+        except (SourceError, ModelError, ValueError, OSError) as exc:   # OSError: permission denied, disk full
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
+
+
+def console() -> None:
+    """`bfcnn-runtime` and `python -m bfcnn.runtime.cli`: main() as a process. Once a Ctrl-C or
+    SIGTERM arrived, the process ignores further ones until it has exited with 130."""
+    with Interrupts(ignore_after_signal=True):
+        code = main()
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

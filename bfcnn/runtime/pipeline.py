@@ -144,29 +144,45 @@ class StreamStats:
 
 class Interrupts:
     """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread (the run ends like Ctrl-C)
-    until `closing` is set; from then on a signal only prints that the outputs are being
-    finished, so a second Ctrl-C or a SIGTERM right after the first cannot leave a half-renamed
-    file. Other threads leave the signal handlers alone."""
+    once; after that first signal, and from the moment `closing` is set, a signal only prints that
+    the outputs are being finished, so a second Ctrl-C or a SIGTERM right after the first cannot
+    leave a half-renamed file. `fired` says whether a signal arrived. Nested inside another
+    Interrupts (the CLI's), a signal marks both. `ignore_after_signal=True` (a process's entry
+    point) ignores SIGINT and SIGTERM from the exit of the block on once a signal arrived: Python
+    resets its own handlers to the defaults while the interpreter shuts down, and a second Ctrl-C
+    then would kill the process (exit -2 instead of 130). Other threads leave the handlers alone."""
 
-    def __init__(self) -> None:
+    def __init__(self, ignore_after_signal: bool = False) -> None:
         self.closing = False
+        self.fired = False
+        self.ignore_after_signal = ignore_after_signal
         self._old: dict = {}
+        self._outer: Optional["Interrupts"] = None
 
     def __enter__(self) -> "Interrupts":
         if threading.current_thread() is threading.main_thread():
+            outer = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
+            self._outer = outer if isinstance(outer, Interrupts) else None
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
+    def _mark(self) -> None:
+        self.fired = True
+        if self._outer is not None:
+            self._outer._mark()
+
     def _handle(self, signum, frame) -> None:
-        if self.closing:
+        first = not self.fired
+        self._mark()
+        if self.closing or not first:
             print("finishing the outputs, one moment", file=sys.stderr)
             return
         raise KeyboardInterrupt
 
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
-            signal.signal(sig, old)
+            signal.signal(sig, signal.SIG_IGN if self.fired and self.ignore_after_signal else old)
 
 
 class StopRun(Exception):
@@ -268,6 +284,7 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
                 sink.close()
         finally:
             interrupts.__exit__()
+    stats.interrupted = stats.interrupted or interrupts.fired   # a signal while closing ends the run too
     stats.seconds = time.perf_counter() - started
     stats.captured = counter[0]
     stats.dropped = inbox.dropped
