@@ -46,6 +46,7 @@ class ModelConfig:
     sparsity: float = 0.5
     shared_model: bool = False
     space_to_depth: int = 1
+    temporal: bool = False   # also takes the previous output, aligned (video.frames >= 2 trains it)
 
     @property
     def channels(self) -> int:
@@ -159,11 +160,31 @@ class DatasetConfig:
 
 
 @dataclass(frozen=True)
+class VideoConfig:
+    """`video`: training sequences for a temporal model (model.temporal), synthesized from the
+    still training images (bfcnn/trainer/data/sequences.py says how). Speeds in pixels per frame;
+    each sequence draws one kind of motion; fractions are shares of sequences."""
+    frames: int = 0                       # frames per sequence, unrolled in training; 0: a still model
+    static_fraction: float = 0.2          # camera and scene still
+    pan_speed: List[float] = field(default_factory=lambda: [0.1, 2.0])      # slow pans (the rest)
+    fast_fraction: float = 0.2            # fast pans, at fast_speed
+    fast_speed: List[float] = field(default_factory=lambda: [3.0, 12.0])
+    object_fraction: float = 0.3          # an object crossing a still or slowly panning background
+    object_speed: List[float] = field(default_factory=lambda: [1.0, 8.0])
+    cut_fraction: float = 0.15            # a cut to another image at a random frame
+    brightness_fraction: float = 0.15     # a brightness ramp, up to brightness_step per frame
+    brightness_step: float = 0.04
+    rotation_fraction: float = 0.1        # slow rotation and zoom on top of the pan
+    shift_error_fraction: float = 0.1     # frames whose global shift is off by 1 px (estimation error)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     base_dir: str = field(default=".", metadata={"internal": True})
 
 

@@ -110,6 +110,7 @@ def validate(cfg: "PipelineConfig", model_types: Sequence[str]) -> None:
         raise ConfigError("loss.level_multiplier: supervises the coarse pyramid levels, but "
                           "model.levels = 1; set model.levels >= 2 or level_multiplier to 0")
     _camera_noise(d.camera_noise, d.input_shape)
+    _video(cfg.video, m)
     _not_implemented(cfg)
     if not d.additional_noise and not d.multiplicative_noise and d.subsample_size <= 0:
         raise ConfigError("dataset.additional_noise: no noise of any kind is configured; "
@@ -142,6 +143,32 @@ def _camera_noise(c, input_shape) -> None:
     if c.fraction > 0 and (input_shape[0] % 2 or input_shape[1] % 2):
         raise ConfigError(f"dataset.input_shape: camera noise needs even crop sides (a whole Bayer "
                           f"mosaic), got {input_shape[:2]}")
+
+
+def _video(v, m) -> None:
+    """video: a temporal model needs sequences and sequences need a temporal model; shares in
+    [0, 1]; ordered speed ranges."""
+    if m.temporal and v.frames < 2:
+        raise ConfigError(f"video.frames: model.temporal = true trains on sequences; set video.frames "
+                          f"to 2-16 (4-6 is a good start), got {v.frames}")
+    if v.frames and not m.temporal:
+        raise ConfigError(f"video.frames: sequences train a temporal model; set model.temporal = true "
+                          f"or video.frames to 0, got {v.frames}")
+    if v.frames and not 2 <= v.frames <= 16:
+        raise ConfigError(f"video.frames: must be 0 (a still model) or 2-16, got {v.frames}")
+    for name in ("static_fraction", "fast_fraction", "object_fraction", "cut_fraction",
+                 "brightness_fraction", "rotation_fraction", "shift_error_fraction"):
+        if not 0.0 <= getattr(v, name) <= 1.0:
+            raise ConfigError(f"video.{name}: a share, must be between 0 and 1, got {getattr(v, name)}")
+    if v.static_fraction + v.fast_fraction + v.object_fraction > 1.0:
+        raise ConfigError(f"video: static_fraction + fast_fraction + object_fraction must be at most 1 "
+                          f"(the rest are slow pans), got {v.static_fraction + v.fast_fraction + v.object_fraction:g}")
+    for name in ("pan_speed", "fast_speed", "object_speed"):
+        r = getattr(v, name)
+        if len(r) != 2 or not 0 <= r[0] <= r[1] <= 64:
+            raise ConfigError(f"video.{name}: expected [min, max] pixels per frame, 0 <= min <= max <= 64, got {r}")
+    if not 0.0 <= v.brightness_step < 0.5:
+        raise ConfigError(f"video.brightness_step: relative change per frame in [0, 0.5), got {v.brightness_step}")
 
 
 # keys of the original bfcnn configs that this trainer accepts (old configs load) but does not

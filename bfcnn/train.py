@@ -26,7 +26,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     from bfcnn.trainer.tflite_weights import WeightImportError
     from bfcnn.trainer.checkpoints import CheckpointMismatch
-    from bfcnn.trainer.train_loop import TrainingDiverged, train  # TensorFlow import happens here
+    from bfcnn.trainer.train_loop import TrainingDiverged  # TensorFlow import happens here
+    if cfg.model.temporal:   # sequences, unrolled through the recurrence
+        from bfcnn.trainer.video_loop import train
+    else:
+        from bfcnn.trainer.train_loop import train
     try:
         result = train(cfg, args.model_directory, progress=not args.no_progress, max_steps=args.max_steps)
     except (CheckpointMismatch, WeightImportError) as exc:

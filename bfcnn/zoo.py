@@ -18,6 +18,7 @@ PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretr
 # what Denoiser(None) and bfcnn-runtime run: the best model on real photos at >= 30 frames/s
 # (640x480 colour, 2 threads); benchmarks/RESULTS.md has the numbers
 DEFAULT_MODEL = "edge_color_realtime"
+DEFAULT_VIDEO_MODEL = "edge_color_video"   # VideoDenoiser's default (a temporal model)
 
 
 class ModelError(ValueError):
@@ -43,6 +44,7 @@ class ModelCard:
     training_steps: int = 0
     fine_tuned_from: Dict = field(default_factory=dict)   # {} when trained from scratch
     architecture: Dict = field(default_factory=dict)      # the pipeline's model section
+    temporal: bool = False   # also takes the previous output (VideoDenoiser), inputs prev_0 ...
     directory: str = ""
 
     @classmethod
@@ -110,6 +112,8 @@ def _check_card(d: Dict, path: str) -> None:
         bad("halo", f"a multiple of the stride ({d['stride']}) in 0..4096")
     if not isinstance(d.get("bias_free"), bool):
         bad("bias_free", "true or false")
+    if not isinstance(d.get("temporal", False), bool):
+        bad("temporal", "true or false")
     vr = d.get("value_range", [0.0, 255.0])
     if not (isinstance(vr, (list, tuple)) and len(vr) == 2 and all(isinstance(v, (int, float)) for v in vr)):
         bad("value_range", "[min, max]")

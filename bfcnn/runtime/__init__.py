@@ -3,7 +3,13 @@
     from bfcnn.runtime import Denoiser
     den = Denoiser("edge_color_realtime", num_threads=2)
     clean = den(frame)          # HxW, HxWx1 or HxWx3 (BGR), uint8 or float32 in [0, 1]
+
+    from bfcnn.runtime import VideoDenoiser
+    video = VideoDenoiser()     # a stream: each frame denoised with the ones before it
+    for frame in frames:
+        clean = video(frame)
 """
 from bfcnn.runtime.denoiser import Denoiser
+from bfcnn.runtime.video import VideoDenoiser
 
-__all__ = ["Denoiser"]
+__all__ = ["Denoiser", "VideoDenoiser"]

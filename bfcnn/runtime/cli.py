@@ -15,10 +15,11 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from bfcnn.runtime.outputs import Inputs, out_path
 from bfcnn.runtime.pipeline import Interrupts, StreamStats, named, run_stream
 from bfcnn.runtime.sources import (DEFAULT_MAX_PIXELS, SourceError, expand_inputs, is_video, read_image,
                                    video_frames)
-from bfcnn.zoo import DEFAULT_MODEL, ModelError
+from bfcnn.zoo import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, ModelError
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples")
 
@@ -38,7 +39,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="the Pi ISP's own noise reduction (libcamera NoiseReductionMode); default fast: "
                         "free in hardware, and the models are trained on noise with and without it")
     p.add_argument("--output", help="output file (one input / live source) or folder (default: ./bfcnn_output)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or exported model path")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or exported model path (a still model: "
+                   "images, and videos and cameras with --no-temporal)")
+    p.add_argument("--video-model", default=None,
+                   help="videos and cameras: the temporal model that also uses the frames before "
+                        "(default: edge_color_video, or edge_gray_video with a gray --model)")
+    p.add_argument("--no-temporal", action="store_true",
+                   help="videos and cameras: denoise each frame alone with --model")
     p.add_argument("--quantization", default=None, help="model file: none (float32), int8, ...")
     p.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: all cores)")
     p.add_argument("--tile", type=int, default=None, help="tile side in pixels (default: auto)")
@@ -89,42 +96,6 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise ValueError(f"--max-pixels must be a number >= 1, got {args.max_pixels}")
     if not math.isfinite(args.strength):
         raise ValueError(f"--strength must be a number in [0, 1.5], got {args.strength}")
-
-
-def _identity(path: str) -> Tuple:
-    """What makes two names the same file: the real path, and device + inode when it exists."""
-    try:
-        st = os.stat(path)
-        return ("inode", st.st_dev, st.st_ino)
-    except OSError:
-        return ("path", os.path.realpath(path))
-
-
-class _Inputs(list):
-    """The input files, with their identities computed once (for the never-overwrite check)."""
-
-    def __init__(self, paths: List[str]) -> None:
-        super().__init__(paths)
-        self.ids = {_identity(p) for p in paths} | {("path", os.path.realpath(p)) for p in paths}
-
-
-def _out_path(inp: str, output: Optional[str], single: bool, inputs: _Inputs) -> str:
-    """Where the output of input `inp` goes. Several inputs keep their paths relative to the
-    folder they share (photos/a/x.png and photos/b/x.png stay apart). Never an input, not even
-    through a symlink or a hard link."""
-    if output and single and not os.path.isdir(output) and os.path.splitext(output)[1]:
-        path = output
-        if is_video(inp) and os.path.splitext(output)[1].lower() not in (".mp4", ".avi"):
-            raise SourceError(f"--output {output!r}: a video's output must be named .mp4 or .avi")
-    else:
-        folder = output or "bfcnn_output"
-        parents = [os.path.dirname(os.path.abspath(i)) for i in inputs]
-        root = os.path.commonpath(parents) if len(inputs) > 1 else parents[0]
-        path = os.path.join(folder, os.path.relpath(os.path.abspath(inp), root))
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if _identity(path) in inputs.ids or ("path", os.path.realpath(path)) in inputs.ids:
-        raise SourceError(f"output {path} would overwrite an input; choose another --output")
-    return path
 
 
 def _probe(args):
@@ -187,8 +158,29 @@ def _finish(stats: StreamStats, args, what: str) -> int:
     return 0
 
 
+def _video_denoiser(args, den):
+    """The VideoDenoiser for videos and cameras, or None with --no-temporal."""
+    if args.no_temporal:
+        return None
+    for flag, value, default in (("--ensemble", args.ensemble, 1), ("--tile", args.tile, None)):
+        if value != default:
+            raise ValueError(f"{flag} applies to still models, one frame at a time; add --no-temporal "
+                             f"to use it on videos and cameras")
+    from bfcnn.runtime.video import VideoDenoiser
+    name = args.video_model or ("edge_gray_video" if den.card.channels == 1 else DEFAULT_VIDEO_MODEL)
+    return VideoDenoiser(name, num_threads=args.threads, strength=args.strength)
+
+
+def _temporal_stats(stats: StreamStats, video) -> StreamStats:
+    if video is not None:
+        stats.temporal_model = video.card.name
+        stats.temporal_restarts, stats.temporal_cuts = video.stats.restarts, video.stats.cuts
+    return stats
+
+
 def _run_live(den, args) -> int:
     from bfcnn.runtime.sinks import VideoSink
+    video = _video_denoiser(args, den)
     source = _live_source(args, gray=den.card.channels == 1)
     sinks = _view_sinks(args)
     if args.output:
@@ -196,12 +188,13 @@ def _run_live(den, args) -> int:
     if not sinks:
         print("note: no --output, --display or --serve: frames are denoised and counted only", file=sys.stderr)
     try:
-        stats = run_stream(named(source.frames(), "live"), den, sinks, live=True, max_frames=args.max_frames)
+        stats = run_stream(named(source.frames(), "live"), video or den, sinks, live=True,
+                           max_frames=args.max_frames)
     finally:
         source.close()
     if args.output:
         print(f"wrote {args.output}")
-    return _finish(stats, args, "live")
+    return _finish(_temporal_stats(stats, video), args, "live")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -222,15 +215,16 @@ def _run(den, args) -> int:
     from bfcnn.runtime.sinks import ImageSink, VideoSink
     if args.camera is not None or args.picamera2 or args.synthetic:
         return _run_live(den, args)
-    inputs = _Inputs(expand_inputs(args.input) if args.input else [os.path.join(SAMPLES, "sample_clip.mp4")])
+    inputs = Inputs(expand_inputs(args.input) if args.input else [os.path.join(SAMPLES, "sample_clip.mp4")])
     single = len(inputs) == 1
     videos = [p for p in inputs if is_video(p)]
     images = [p for p in inputs if not is_video(p)]
     total = StreamStats()
     remaining = args.max_frames
     skipped: List[str] = []
+    video = _video_denoiser(args, den) if videos else None
     for inp in videos:
-        out = _out_path(inp, args.output, single, inputs)
+        out = out_path(inp, args.output, single, inputs)
         try:
             info, frames = video_frames(inp)
         except SourceError as exc:   # one bad file does not end the batch
@@ -238,7 +232,9 @@ def _run(den, args) -> int:
             skipped.append(inp)
             continue
         count = min(info.frames, remaining) if remaining is not None else info.frames
-        stats = run_stream(named(frames, inp), den, [VideoSink(out, info.fps)] + _view_sinks(args),
+        if video is not None:
+            video.reset()     # a new file: no past
+        stats = run_stream(named(frames, inp), video or den, [VideoSink(out, info.fps)] + _view_sinks(args),
                            live=False, max_frames=remaining, progress_total=count,
                            progress_label=os.path.basename(inp))
         if stats.processed == 0:
@@ -255,12 +251,13 @@ def _run(den, args) -> int:
         if stats.interrupted or (remaining is not None and remaining <= 0):
             break
     if images and not total.interrupted and (remaining is None or remaining > 0):
-        sink = ImageSink(lambda name: _out_path(name, args.output, single, inputs))
+        sink = ImageSink(lambda name: out_path(name, args.output, single, inputs))
         stats = run_stream(_images(images, skipped, args.max_pixels), den, [sink] + _view_sinks(args), live=False,
                            max_frames=remaining, progress_total=len(images) if len(images) > 1 else None,
                            progress_label="images")
         total = total + stats
-    code = _finish(total, args, f"{den.card.name} ({den.quantization}, {den.num_threads} threads)")
+    code = _finish(_temporal_stats(total, video), args,
+                   f"{den.card.name} ({den.quantization}, {den.num_threads} threads)")
     if skipped and code == 0:
         print(f"error: {len(skipped)} input(s) skipped or incomplete (listed above); the others were "
               f"written", file=sys.stderr)

@@ -43,6 +43,59 @@ def check_strength(strength: float) -> float:
     return float(strength)
 
 
+def validate_frame(image) -> tuple:
+    """(frame as [H, W, C], squeeze: it was HxW, dtype) for a valid frame; TypeError / ValueError
+    naming the fix otherwise (see the module docstring for what is valid)."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"frame must be a numpy array, got {type(image).__name__}")
+    if image.dtype not in (np.uint8, np.float32):
+        raise ValueError(f"frame dtype must be uint8 (0-255) or float32 (0-1), got {image.dtype}; "
+                         f"convert with frame.astype(np.uint8) or (frame / 255).astype(np.float32)")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
+        raise ValueError(f"frame must be HxW, HxWx1 or HxWx3 (BGR), got shape {image.shape}")
+    if image.size == 0:
+        raise ValueError(f"frame is empty (shape {image.shape})")
+    if max(image.shape[:2]) > MAX_SIDE:
+        raise ValueError(f"frame side {max(image.shape[:2])} exceeds {MAX_SIDE}; split the frame or "
+                         f"resize it (cv2.resize)")
+    if image.dtype == np.float32:
+        lo, hi = float(image.min()), float(image.max())   # NaN and Inf propagate into both
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError("frame contains NaN or Inf; clean it (np.nan_to_num) before denoising")
+        if lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK:
+            hint = ("it looks like 0-255 data: pass frame.astype(np.uint8), or frame / 255"
+                    if hi <= 255.0 + FLOAT_SLACK and lo >= -FLOAT_SLACK else "rescale it to [0, 1]")
+            raise ValueError(f"float32 frames hold values in [0, 1], got [{lo:g}, {hi:g}]; {hint}")
+    squeeze = image.ndim == 2
+    if squeeze:
+        image = image[:, :, None]
+    return image, squeeze, image.dtype
+
+
+def finish_output(out: np.ndarray, image: np.ndarray, scale: np.float32, strength: float, dtype,
+                  squeeze: bool) -> np.ndarray:
+    """The model's output (float32 [H, W, C] in ~[0, 1], modified in place) as the caller's frame:
+    mixed with the input by `strength`, in the input's dtype and layout."""
+    if strength != 1.0:  # y + s * (f(y) - y), in place
+        noisy = image.astype(np.float32) * scale
+        out -= noisy
+        out *= np.float32(strength)
+        out += noisy
+    if dtype == np.uint8:
+        # one saturating, round-to-nearest-even SIMD pass (what np.clip(np.rint(x * 255)) does
+        # in three passes; byte-identical)
+        result = cv2.addWeighted(out, 255.0, out, 0.0, 0.0, dtype=cv2.CV_8U).reshape(out.shape)
+    else:
+        result = np.clip(out, 0.0, 1.0).astype(np.float32)
+    return result[:, :, 0] if squeeze else result
+
+
+def warn_gray_frame(name: str) -> None:
+    warnings.warn(f"{name} is a colour model: on gray frames it removes little noise (~1 dB at "
+                  f"sigma 25); use a gray model (bfcnn.list_models()) for a gray camera",
+                  RuntimeWarning, stacklevel=4)
+
+
 class Denoiser:
     """Blind bias-free denoiser on LiteRT.
 
@@ -89,6 +142,10 @@ class Denoiser:
         self._warned_gray = False
         self._lock = threading.Lock()
         self.tile = tile
+        if self.card.temporal:
+            raise ModelError(f"{self.card.name} is a video model (temporal: it also takes the previous "
+                             f"output); run it with bfcnn.runtime.VideoDenoiser, or pick a still model "
+                             f"here (bfcnn.list_models())")
         path = verify(self.card, quantization)
         self._model = CoreModel(path, self.num_threads)
         self._path = path
@@ -116,7 +173,7 @@ class Denoiser:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise one frame; returns the same shape and dtype (see the module docstring)."""
-        image, squeeze, dtype = self._validate(image)   # before the lock: a bad frame waits for nothing
+        image, squeeze, dtype = validate_frame(image)   # before the lock: a bad frame waits for nothing
         with self._lock:
             return self._call(image, squeeze, dtype)
 
@@ -131,50 +188,11 @@ class Denoiser:
         else:  # colour model, gray frame
             if not self._warned_gray:
                 self._warned_gray = True
-                warnings.warn(f"{self.card.name} is a colour model: on gray frames it removes little noise "
-                              f"(~1 dB at sigma 25); use edge_gray_realtime or edge_gray_quality for a gray "
-                              f"camera", RuntimeWarning, stacklevel=2)
+                warn_gray_frame(self.card.name)
             out = self._ensembled(np.repeat(image, c_model, axis=2), scale).mean(axis=2, keepdims=True)
-        if self.strength != 1.0:  # y + s * (f(y) - y), in place
-            noisy = image.astype(np.float32) * scale
-            out -= noisy
-            out *= np.float32(self.strength)
-            out += noisy
-        if dtype == np.uint8:
-            # one saturating, round-to-nearest-even SIMD pass (what np.clip(np.rint(x * 255)) does
-            # in three passes; byte-identical)
-            result = cv2.addWeighted(out, 255.0, out, 0.0, 0.0, dtype=cv2.CV_8U).reshape(out.shape)
-        else:
-            result = np.clip(out, 0.0, 1.0).astype(np.float32)
-        return result[:, :, 0] if squeeze else result
+        return finish_output(out, image, scale, self.strength, dtype, squeeze)
 
     # ----------------------------------------------------------------- helpers
-    def _validate(self, image):
-        if not isinstance(image, np.ndarray):
-            raise TypeError(f"frame must be a numpy array, got {type(image).__name__}")
-        if image.dtype not in (np.uint8, np.float32):
-            raise ValueError(f"frame dtype must be uint8 (0-255) or float32 (0-1), got {image.dtype}; "
-                             f"convert with frame.astype(np.uint8) or (frame / 255).astype(np.float32)")
-        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
-            raise ValueError(f"frame must be HxW, HxWx1 or HxWx3 (BGR), got shape {image.shape}")
-        if image.size == 0:
-            raise ValueError(f"frame is empty (shape {image.shape})")
-        if max(image.shape[:2]) > MAX_SIDE:
-            raise ValueError(f"frame side {max(image.shape[:2])} exceeds {MAX_SIDE}; split the frame or "
-                             f"resize it (cv2.resize)")
-        if image.dtype == np.float32:
-            lo, hi = float(image.min()), float(image.max())   # NaN and Inf propagate into both
-            if not (np.isfinite(lo) and np.isfinite(hi)):
-                raise ValueError("frame contains NaN or Inf; clean it (np.nan_to_num) before denoising")
-            if lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK:
-                hint = ("it looks like 0-255 data: pass frame.astype(np.uint8), or frame / 255"
-                        if hi <= 255.0 + FLOAT_SLACK and lo >= -FLOAT_SLACK else "rescale it to [0, 1]")
-                raise ValueError(f"float32 frames hold values in [0, 1], got [{lo:g}, {hi:g}]; {hint}")
-        squeeze = image.ndim == 2
-        if squeeze:
-            image = image[:, :, None]
-        return image, squeeze, image.dtype
-
     def _ensembled(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
         """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]: the mean of `ensemble`
         single passes over flipped / rotated copies, each padded and run as a frame of its own

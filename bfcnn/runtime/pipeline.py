@@ -109,6 +109,9 @@ class StreamStats:
     latency_ms_max: float = 0.0
     denoise_ms_p50: float = 0.0
     interrupted: bool = False
+    temporal_model: str = ""       # the video model, when frames were denoised with the ones before
+    temporal_restarts: int = 0     # times it started over: first frames, new sizes, files, cuts
+    temporal_cuts: int = 0         # cuts it detected
     latencies_ms: List[float] = field(default_factory=list, repr=False)
     denoise_ms: List[float] = field(default_factory=list, repr=False)
 
@@ -128,13 +131,20 @@ class StreamStats:
         return StreamStats(captured=self.captured + other.captured, processed=self.processed + other.processed,
                            dropped=self.dropped + other.dropped, seconds=self.seconds + other.seconds,
                            interrupted=self.interrupted or other.interrupted,
+                           temporal_model=other.temporal_model or self.temporal_model,
+                           temporal_restarts=self.temporal_restarts + other.temporal_restarts,
+                           temporal_cuts=self.temporal_cuts + other.temporal_cuts,
                            latencies_ms=self.latencies_ms + other.latencies_ms,
                            denoise_ms=self.denoise_ms + other.denoise_ms).finish()
 
     def summary(self) -> str:
-        return (f"captured {self.captured} frames ({self.capture_fps:.1f} fps), processed "
+        text = (f"captured {self.captured} frames ({self.capture_fps:.1f} fps), processed "
                 f"{self.processed} ({self.processed_fps:.1f} fps), dropped {self.dropped}, latency "
                 f"p50 {self.latency_ms_p50:.0f} ms p95 {self.latency_ms_p95:.0f} ms")
+        if self.temporal_model:
+            text += (f"; with the frames before ({self.temporal_model}): {self.temporal_restarts} "
+                     f"restarts, {self.temporal_cuts} cuts detected")
+        return text
 
     def to_json(self, path: str) -> None:
         from bfcnn.runtime.files import atomic_write_bytes

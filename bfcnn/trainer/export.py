@@ -181,6 +181,9 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     for q in quantizations:
         if q not in QUANTIZATIONS:
             raise ExportError(f"--quantization {q!r} is not valid; choose from {', '.join(QUANTIZATIONS)}")
+        if q == "int8" and cfg.model.temporal:
+            raise ExportError("--quantization int8: not implemented for temporal models (the past's "
+                              "input needs its own calibration); export none, float16 or dynamic")
     if calibration_sigma is None:
         calibration_sigma = default_calibration_sigma(cfg)
     if not calibration_sigma > 0:
@@ -190,8 +193,8 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     unpruned, unpruned_cfg = built, cfg
     calib = _calibration_images(cfg)
     calib_pyramids = [numpy_pyramid(c, cfg.model.levels) for c in calib]   # pruning keeps a prefix
-    built, model_cfg, pruned = dead_levels.prune_dead_levels(built, cfg.model, calib_pyramids,
-                                                             cfg.loss.regularization)
+    built, model_cfg, pruned = (built, cfg.model, None) if cfg.model.temporal else \
+        dead_levels.prune_dead_levels(built, cfg.model, calib_pyramids, cfg.loss.regularization)
     if pruned:
         print(f"note: levels {pruned['levels'][0]} -> {pruned['levels'][1]}: {pruned['why']}", file=sys.stderr)
         cfg = dataclasses.replace(cfg, model=model_cfg)
@@ -211,6 +214,9 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     noisy = np.clip(np.round(clean * 255 + rng.normal(0, sigma, clean.shape)), 0, 255) / 255.0
     noisy = noisy.astype(np.float32)
     pyr = numpy_pyramid(noisy, levels)
+    if cfg.model.temporal:   # a past that differs from the frame (another noise draw), so its path counts
+        past = np.clip(np.round(clean * 255 + rng.normal(0, sigma, clean.shape)), 0, 255) / 255.0
+        pyr = pyr + numpy_pyramid(past.astype(np.float32), levels)
     keras_out = np.asarray(built.core(pyr))
     if pruned:
         before = np.asarray(unpruned.core(numpy_pyramid(noisy, pruned["levels"][0])))
@@ -249,6 +255,7 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
         "value_range": [cfg.model.min_value, cfg.model.max_value],
         "levels": levels, "halo": built.halo, "stride": 2 ** (levels - 1),
         "bias_free": built.bias_free, "macs_per_pixel": built.macs_per_pixel,
+        **({"temporal": True, "training_video": dataclasses.asdict(cfg.video)} if cfg.model.temporal else {}),
         "parameters": int(built.core.count_params()),
         "training_noise": {"additive_sigma": [min(noise), max(noise)] if noise else [],
                            "sampling": cfg.dataset.noise_sampling,

@@ -96,11 +96,12 @@ class DepthToSpace(_PixelShuffle):
         return (b, None if h is None else h * s, None if w is None else w * s, c // (s * s))
 
 
-def gaussian_pyramid(x, levels: int, down: "PyrDown" = None):
+def gaussian_pyramid(x, levels: int, down: "PyrDown" = None, name: str = "pyr_down"):
     """List of `levels` tensors, level 0 = x, level k = PyrDown(level k-1). `down`: one built
     PyrDown layer to apply at every level (inside a tf.function, where new layers per trace
-    would leave their constants in a dead graph); None creates one layer per level."""
+    would leave their constants in a dead graph); None creates one layer per level, named
+    `name`_k."""
     out = [x]
     for k in range(1, levels):
-        out.append((down or PyrDown(name=f"pyr_down_{k}"))(out[-1]))
+        out.append((down or PyrDown(name=f"{name}_{k}"))(out[-1]))
     return out

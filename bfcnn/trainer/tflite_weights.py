@@ -10,6 +10,8 @@ Mapping (TFLite constant -> Keras weight):
 - Conv2D kernel `[O, kh, kw, I]` float32 -> `[kh, kw, I, O]`. A stem that was one conv over
   `concat([g_k, c_k])` (files exported before the split stem) is split along I into the
   `_stem` (g_k part) and `_stem_c` (c_k part) kernels: conv(concat) = conv_g(g) + conv_c(c).
+- A temporal model's "_stem_p" convs (the past's input) that a still model's file lacks start
+  at zero: the temporal model then computes the still model's function.
 - ScaleOnlyBatchNorm folds to one per-channel `.../<name>_bn_1/Mul` constant
   (gamma * rsqrt(moment + eps)): it becomes gamma, and the moving moment becomes 1 - eps.
   `recalibrate_batchnorm` then measures each layer's input second moment on real batches
@@ -158,6 +160,8 @@ def _conv_kernel(constants, name: str, shape: tuple, path: str) -> np.ndarray:
         kernel = _find(constants, name, "convolution").transpose(1, 2, 3, 0)
     except KeyError:
         kernel = None
+    if kernel is None and name.endswith("_stem_p"):  # a still model starting a temporal one
+        return np.zeros(shape, np.float32)             # (see multiscale): the past ignored at first
     if kernel is None and name.endswith("_stem_c"):  # old file: one stem over [g_k, c_k]
         both = _conv_kernel(constants, name[: -len("_c")], shape[:2] + (2 * shape[2],) + shape[3:], path)
         return both[:, :, shape[2]:, :]

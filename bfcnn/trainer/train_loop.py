@@ -167,15 +167,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     _truncate_log(log_path, start)
     images = load_images(cfg)
     prefetch = Prefetcher(images, d, t.seed, start)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        # redirected to a file (a background run's log), redraw once a minute, not 10 times a
-        # second: a 6,000-step run's log was otherwise megabytes of bar redraws. maxinterval too:
-        # below mininterval, tqdm redraws every maxinterval once the first minute has passed
-        bar = tqdm(total=end, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr,
-                   mininterval=0.1 if sys.stderr.isatty() else 60.0,
-                   maxinterval=10.0 if sys.stderr.isatty() else 60.0)
+    bar = progress_bar(start, end) if progress else None
     rng = np.random.default_rng([t.seed, start, 7])
     began, last_loss, last_psnr, interrupted = time.time(), float("nan"), float("nan"), False
     window_t, window_n = time.time(), 0
@@ -240,14 +232,32 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                 if bar is not None:
                     bar.update(1)
     finally:
-        prefetch.close()
-        if bar is not None:
-            bar.close()
-        if not diverged and (manager.latest_checkpoint is None or int(step_var.numpy()) != ckpt_step(manager)):
-            manager.save(checkpoint_number=int(step_var.numpy()))
-        writer.flush()
+        close_run(prefetch, bar, manager, step_var, diverged, writer)
     return TrainResult(steps=step, seconds=time.time() - began, last_loss=last_loss,
                        last_psnr=last_psnr, interrupted=interrupted)
+
+
+def progress_bar(start: int, end: int):
+    """The training progress bar (tqdm). Redirected to a file (a background run's log), it
+    redraws once a minute, not 10 times a second: a 6,000-step run's log was otherwise megabytes
+    of bar redraws. maxinterval too: below mininterval, tqdm redraws every maxinterval once the
+    first minute has passed."""
+    from tqdm import tqdm
+    return tqdm(total=end, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr,
+                mininterval=0.1 if sys.stderr.isatty() else 60.0,
+                maxinterval=10.0 if sys.stderr.isatty() else 60.0)
+
+
+def close_run(prefetch, bar, manager, step_var, diverged: bool, writer) -> None:
+    """End of a run, however it ended: stop the prefetch thread, close the bar, save the last
+    step unless it is saved already or the weights diverged (the last finite checkpoint stays
+    the newest), flush the logs."""
+    prefetch.close()
+    if bar is not None:
+        bar.close()
+    if not diverged and (manager.latest_checkpoint is None or int(step_var.numpy()) != ckpt_step(manager)):
+        manager.save(checkpoint_number=int(step_var.numpy()))
+    writer.flush()
 
 
 def _finite(value: float):

@@ -26,7 +26,7 @@ GIL), and are pure functions of the numpy Generator they are given.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -199,17 +199,27 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x * np.float32(255.0)), 0, 255).astype(np.uint8)
 
 
-def camera_pair(clean: np.ndarray, c: CameraNoiseConfig, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+def camera_pair(clean: np.ndarray, c: CameraNoiseConfig, rng: np.random.Generator,
+                noise_rng: Optional[np.random.Generator] = None, isp_noise_std: Optional[float] = None,
+                record: Optional[dict] = None) -> Tuple[np.ndarray, np.ndarray]:
     """(target, noisy) for one crop. clean: uint8 HxWxC (C = 1 gray or 3 BGR), H and W even.
     Returns two uint8 arrays of the same shape: the crop as the camera's ISP renders it without
-    noise, and with sensor noise (and JPEG when drawn). Pixel-aligned: no shifts, no resizing."""
+    noise, and with sensor noise (and JPEG when drawn). Pixel-aligned: no shifts, no resizing.
+    noise_rng: where the sensor noise itself is drawn (default: rng). Video frames pass a fresh
+    one per frame and a copy of the same `rng` each time: one camera (levels, ISP, JPEG
+    quality), fresh noise every frame. isp_noise_std: the noise level the ISP's noise reduction
+    is set for (default: measured on this crop); `record`, when given, receives it as
+    record["noise_std"], so a sequence's later frames can use its first frame's (an ISP sets its
+    filter per ISO, not per frame: measured per frame, the noiseless target flickered by 0.36
+    grey levels on a static shot)."""
+    noise_rng = rng if noise_rng is None else noise_rng
     channels = clean.shape[2]
     curve = int(rng.random() < c.tone_curve_fraction)
     a, b = random_noise_levels(c, rng)
     row_ratio = rng.uniform(0.0, c.row_noise) if c.row_noise > 0 else 0.0
     if channels == 1 and rng.random() < c.mono_fraction:
         lin = decode(clean[:, :, 0], curve)
-        noisy_lin = add_sensor_noise(lin, a, b, row_ratio, rng)[:, :, None]
+        noisy_lin = add_sensor_noise(lin, a, b, row_ratio, noise_rng)[:, :, None]
         target_lin = lin[:, :, None]
         ccm = None
     else:
@@ -225,7 +235,7 @@ def camera_pair(clean: np.ndarray, c: CameraNoiseConfig, rng: np.random.Generato
         phase = list(_PHASES)[int(rng.integers(0, 4))]
         method = c.demosaic[int(rng.integers(0, len(c.demosaic)))]
         clean_raw = mosaic(cam, phase)
-        raw = add_sensor_noise(clean_raw, a, b, row_ratio, rng)
+        raw = add_sensor_noise(clean_raw, a, b, row_ratio, noise_rng)
         noisy_lin = cv2.transform(np.clip(demosaic(raw, phase, method) * gains, 0.0, 1.0), ccm)
         # the target is demosaicked too, by the same method: a camera's picture of a noiseless
         # scene still has its demosaicking, and the model is to remove noise, not to re-demosaic
@@ -240,7 +250,10 @@ def camera_pair(clean: np.ndarray, c: CameraNoiseConfig, rng: np.random.Generato
             target = (target @ _LUMA_BGR)[:, :, None]
     if rng.random() < c.isp_denoise_fraction:
         diff = noisy - target
-        noise_std = float(np.std(diff @ _LUMA_BGR if diff.shape[2] == 3 else diff))
+        noise_std = float(np.std(diff @ _LUMA_BGR if diff.shape[2] == 3 else diff)) \
+            if isp_noise_std is None else isp_noise_std
+        if record is not None:
+            record["noise_std"] = noise_std
         noisy, target = isp_noise_reduction([np.ascontiguousarray(noisy), np.ascontiguousarray(target)],
                                             noise_std, rng)
     noisy_u8, target_u8 = _to_u8(noisy), _to_u8(target)

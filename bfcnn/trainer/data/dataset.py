@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 import warnings
-from typing import Iterator, List, NamedTuple, Optional
+from typing import Callable, Iterator, List, NamedTuple, Optional
 
 import cv2
 import numpy as np
@@ -119,22 +119,32 @@ def sample_batch(images: List[np.ndarray], d: DatasetConfig, seed: int, step: in
     return Batch(clean, noisy, camera)
 
 
+class _Failed(NamedTuple):
+    error: Exception
+
+
 class Prefetcher:
     """Builds batches in a background thread so the training step never waits on numpy.
 
-    Deterministic: batch k is sample_batch(..., step=start + k) regardless of timing.
+    Deterministic: batch k is sample(images, seed, start + k) regardless of timing; `sample`
+    defaults to sample_batch with `d` (temporal models pass their sequence sampler).
     """
 
-    def __init__(self, images: List[np.ndarray], d: DatasetConfig, seed: int, start: int, depth: int = 4):
+    def __init__(self, images: List[np.ndarray], d: DatasetConfig, seed: int, start: int, depth: int = 4,
+                 sample: Optional[Callable[[List[np.ndarray], int, int], object]] = None):
         self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(images, d, seed, start), daemon=True)
+        self._sample = sample or (lambda imgs, sd, st: sample_batch(imgs, d, sd, st))
+        self._thread = threading.Thread(target=self._run, args=(images, seed, start), daemon=True)
         self._thread.start()
 
-    def _run(self, images, d, seed, start) -> None:
+    def _run(self, images, seed, start) -> None:
         step = start
         while not self._stop.is_set():
-            batch = sample_batch(images, d, seed, step)
+            try:
+                batch = self._sample(images, seed, step)
+            except Exception as exc:   # handed to the training loop, which raises it (never a hang)
+                batch = _Failed(exc)
             while not self._stop.is_set():
                 try:
                     self._queue.put(batch, timeout=0.1)
@@ -145,7 +155,10 @@ class Prefetcher:
 
     def __iter__(self) -> Iterator[Batch]:
         while True:
-            yield self._queue.get()
+            batch = self._queue.get()
+            if isinstance(batch, _Failed):
+                raise RuntimeError(f"building a training batch failed: {batch.error!r}") from batch.error
+            yield batch
 
     def close(self) -> None:
         self._stop.set()

@@ -30,6 +30,12 @@ one upsampling per level instead of two: 29 vs 36 ms at 640x480 colour for the r
 model (2 threads, XNNPACK), where full-resolution memory traffic, not multiply-adds, dominates.
 Every step is linear or a bias-free backbone, so f(a*y) = a*f(y).
 
+A temporal model (model.temporal) also takes the previous output, aligned to this frame, as a
+pyramid p_0 ... p_{L-1} ("prev_0" ...); each level's network gets the temporal difference
+p_k - g_k as one more stem input ("_p"). Still jointly homogeneous, f(a*y, a*p) = a*f(y, p), and
+where the past holds nothing new (p = y: the first frame, uncovered borders) the stem sees what
+a still model sees; a still model's weights load with the "_p" convs at zero: the same function.
+
 Two Keras models come out: `core` takes the pyramid levels as inputs ("level_0" ...)
 and is what export writes to TFLite (the runtime's C++ op builds the pyramid);
 `full` takes one image and builds the pyramid itself, for training.
@@ -44,6 +50,7 @@ from keras import ops
 
 from bfcnn.config import ModelConfig, bias_free_breakers
 from bfcnn.trainer import registry
+from bfcnn.trainer.models.blocks import PAST_KERNEL
 from bfcnn.trainer.pyramid import DepthToSpace, SpaceToDepth, Upsample2x, gaussian_pyramid
 
 
@@ -97,7 +104,7 @@ def macs_per_pixel(cfg: ModelConfig) -> float:
     for level, (f, n) in enumerate(zip(cfg.per_level("filters"), cfg.per_level("no_layers"))):
         s2 = _block(cfg, level) ** 2                   # unshuffled: s^2 x channels, 1/s^2 pixels
         c_in = (c if level == cfg.levels - 1 else 2 * c) * s2
-        per = k2 * (c_in * f + n * f * f + f * c * s2)
+        per = k2 * (c_in * f + n * f * f + f * c * s2) + (PAST_KERNEL ** 2 * c * s2 * f if cfg.temporal else 0)
         if cfg.type == "gatenet":
             per += n * f * f
         total += per / 4 ** level / s2
@@ -125,36 +132,53 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
     builder = registry.get(cfg.type)
     c = cfg.channels
     levels_in = [keras.Input(shape=(None, None, c), name=f"level_{k}") for k in range(cfg.levels)]
+    prev_in = [keras.Input(shape=(None, None, c), name=f"prev_{k}") for k in range(cfg.levels)] \
+        if cfg.temporal else []
+    inputs = levels_in + prev_in
     top = cfg.levels - 1
-    net_in = levels_in[top]
+
+    def stem_inputs(k, correction=None):
+        parts = {"": levels_in[k]}
+        if correction is not None:
+            parts["_c"] = correction
+        if cfg.temporal:
+            parts["_p"] = keras.layers.Subtract(name=f"level{k}_past")([prev_in[k], levels_in[k]])
+        return parts if len(parts) > 1 else levels_in[k]
+
     # corr_k = d_k - g_k, carried as itself (see the module docstring)
     def level_net(k, x):
         s = _block(cfg, k)
         if s == 1:
             return builder(x, _spec(cfg, k, regularization))
-        x = [SpaceToDepth(s, name=f"level{k}_s2d_{i}")(t) for i, t in enumerate(x)] \
-            if isinstance(x, list) else SpaceToDepth(s, name=f"level{k}_s2d")(x)
+        if isinstance(x, dict):
+            x = {suffix: SpaceToDepth(s, name=f"level{k}_s2d_{i}")(t) for i, (suffix, t) in enumerate(x.items())}
+        else:
+            x = SpaceToDepth(s, name=f"level{k}_s2d")(x)
         return DepthToSpace(s, name=f"level{k}_d2s")(builder(x, _spec(cfg, k, regularization)))
 
-    corr = cfg.output_multiplier * level_net(top, net_in)
+    corr = cfg.output_multiplier * level_net(top, stem_inputs(top))
     outputs = [levels_in[top] + corr]
     for k in reversed(range(top)):
         if cfg.stop_grads:
             corr = ops.stop_gradient(corr)
         up_c = Upsample2x(name=f"up_c{k}")(corr)
-        residual = level_net(k, [levels_in[k], up_c])
+        residual = level_net(k, stem_inputs(k, up_c))
         corr = up_c + cfg.output_multiplier * residual
         outputs.insert(0, levels_in[k] + corr)
     d = _finish(cfg, outputs[0])
-    core = keras.Model(levels_in, d, name=f"bfcnn_{cfg.type}_core")
-    core_levels = keras.Model(levels_in, [d] + outputs[1:], name=f"bfcnn_{cfg.type}_levels")
+    core = keras.Model(inputs, d, name=f"bfcnn_{cfg.type}_core")
+    core_levels = keras.Model(inputs, [d] + outputs[1:], name=f"bfcnn_{cfg.type}_levels")
 
     inner_ops = [op for op in core_levels.operations if _quantized_tensor(op)]
     inner = [op.output for op in inner_ops]
-    core_inner = keras.Model(levels_in, [d] + outputs[1:] + inner, name=f"bfcnn_{cfg.type}_inner")
+    core_inner = keras.Model(inputs, [d] + outputs[1:] + inner, name=f"bfcnn_{cfg.type}_inner")
 
     image = keras.Input(shape=(None, None, c), name="image")
     pyramid = gaussian_pyramid(image, cfg.levels)
+    if cfg.temporal:   # full: [image, previous output aligned to it]
+        past = keras.Input(shape=(None, None, c), name="past")
+        image = [image, past]
+        pyramid = pyramid + gaussian_pyramid(past, cfg.levels, name="past_down")
     full = keras.Model(image, core(pyramid), name=f"bfcnn_{cfg.type}")
     levels = keras.Model(image, core_levels(pyramid), name=f"bfcnn_{cfg.type}_per_level")
     activations = keras.Model(image, core_inner(pyramid), name=f"bfcnn_{cfg.type}_activations")

@@ -1,0 +1,208 @@
+"""Video denoising: the temporal model against denoising each frame alone, on scenes built from
+the colour test images (bfcnn/video_scenes.py: static, slow pan, hand-held shake, a moving
+object on a still background, a cut), with fresh noise every frame.
+
+In the same run: the single-frame realtime model, the temporal model, a plain running average
+of the noisy frames (exponential, 0.8 old + 0.2 new: what averaging without motion handling
+does to motion), OpenCV fastNlMeansDenoisingColoredMulti (5-frame window, centred: it also
+looks 2 frames ahead, which a live stream cannot) on a few frames, and CBM3D (one frame per
+static / slow-pan scene at sigma 25). Noise: Gaussian at each --sigmas, and a synthetic camera
+(the trainer's camera-noise pipeline at one phone-like high-ISO setting, JPEG q90; one camera per
+sequence, fresh sensor noise per frame). PSNR is the mean over frames 5 .. end ("after 5");
+"first" is frame 0 (no past yet), "after cut" the two frames after the cut; flicker: the mean over
+pixels of the temporal std of the output error on the static scene, grey levels.
+Speed at 640x480 colour, 2 threads, measured interleaved in the same run.
+
+    python benchmarks/video.py                       # writes its section of RESULTS.md
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Dict, List
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.report import publish, table  # noqa: E402
+from bfcnn.evaluation import bm3d, load_set, psnr  # noqa: E402
+from bfcnn.runtime import Denoiser, VideoDenoiser  # noqa: E402
+from bfcnn.video_scenes import SCENES, scene  # noqa: E402
+
+PLOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "video_psnr_per_frame.png")
+
+
+def noisy_frames(clean: List[np.ndarray], noise: str, seed: int):
+    """Fresh noise per frame; one camera per sequence for noise 'camera'. Returns (targets, noisy)."""
+    rng = np.random.default_rng(seed)
+    if noise == "camera":
+        from bfcnn.config import CameraNoiseConfig
+        from bfcnn.trainer.data.camera_noise import camera_pair
+        cfg = CameraNoiseConfig(fraction=1.0, shot_noise=[4e-3, 4e-3], isp_denoise_fraction=0.0,
+                                jpeg_fraction=1.0, jpeg_quality=[90, 90], tone_curve_fraction=0.0)
+        pairs = [camera_pair(c, cfg, np.random.default_rng(seed), noise_rng=np.random.default_rng([seed, t]))
+                 for t, c in enumerate(clean)]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    sigma = float(noise)
+    return clean, [np.clip(np.rint(c + sigma * rng.standard_normal(c.shape)), 0, 255).astype(np.uint8)
+                   for c in clean]
+
+
+def _ema(noisy: List[np.ndarray]) -> List[np.ndarray]:
+    out, acc = [], None
+    for y in noisy:
+        acc = y.astype(np.float32) if acc is None else 0.8 * acc + 0.2 * y
+        out.append(np.clip(np.rint(acc), 0, 255).astype(np.uint8))
+    return out
+
+
+def _nlm_multi(noisy: List[np.ndarray], t: int, h: float) -> np.ndarray:
+    t = min(max(t, 2), len(noisy) - 3)
+    return cv2.fastNlMeansDenoisingColoredMulti(noisy[t - 2:t + 3], 2, 5, None, h, h, 7, 21)
+
+
+def evaluate(args) -> Dict:
+    images = load_set("Kodak24", limit=args.images + 1)
+    still = Denoiser(args.still, num_threads=args.threads)
+    video = VideoDenoiser(args.model, num_threads=args.threads)
+    rows, curves = {}, {}
+    for noise in args.noises:
+        for name in SCENES:
+            acc: Dict[str, List[float]] = {}
+            for i in range(args.images):
+                landscape = [im if im.shape[1] >= im.shape[0] else np.ascontiguousarray(np.rot90(im))
+                             for im in (images[i], images[i + 1])]
+                clean = scene(name, landscape[0], landscape[1], frames=args.frames, seed=i)
+                targets, noisy = noisy_frames(clean, noise, seed=1000 * i + 7)
+                video.reset()
+                outs = {"single-frame " + still.card.name: [still(y) for y in noisy],
+                        "temporal " + video.card.name: [video(y) for y in noisy],
+                        "running average": _ema(noisy)}
+                for method, frames in outs.items():
+                    p = [psnr(o, c) for o, c in zip(frames, targets)]
+                    acc.setdefault(method + "|after5", []).append(float(np.mean(p[5:])))
+                    acc.setdefault(method + "|first", []).append(p[0])
+                    if name == "cut":
+                        k = args.frames // 2
+                        acc.setdefault(method + "|cut", []).append(float(np.mean(p[k:k + 2])))
+                    if name == "static":
+                        err = np.stack([o.astype(np.float32) - c for o, c in zip(frames[5:], targets[5:])])
+                        acc.setdefault(method + "|flicker", []).append(float(err.std(axis=0).mean()))
+                    curves.setdefault((noise, name, method), []).append(p)
+                acc.setdefault("noisy|after5", []).append(float(np.mean([psnr(y, c) for y, c in zip(noisy[5:], targets[5:])])))
+                if args.nlm_frames:
+                    sigma = float(np.std(noisy[0].astype(np.float32) - targets[0]))
+                    acc.setdefault("OpenCV NLM multi (5 frames, centred)|after5", []).append(float(np.mean(
+                        [psnr(_nlm_multi(noisy, t, 0.9 * sigma), targets[t]) for t in args.nlm_frames])))
+                if args.bm3d and noise == "25" and name in ("static", "slow_pan") and i < args.bm3d_images:
+                    t = args.frames // 2
+                    acc.setdefault("CBM3D (one frame)|after5", []).append(psnr(bm3d(noisy[t], 25.0), targets[t]))
+                    acc.setdefault("single-frame " + still.card.name + " (CBM3D's frames)|after5", []).append(
+                        psnr(outs["single-frame " + still.card.name][t], targets[t]))
+                    acc.setdefault("temporal " + video.card.name + " (CBM3D's frames)|after5", []).append(
+                        psnr(outs["temporal " + video.card.name][t], targets[t]))
+            rows[(noise, name)] = {k: float(np.mean(v)) for k, v in acc.items()}
+            print(noise, name, {k: round(v, 2) for k, v in rows[(noise, name)].items()}, flush=True)
+    return {"rows": rows, "curves": curves, "speed": speed(args, still, video)}
+
+
+def speed(args, still, video) -> Dict:
+    """ms per 640x480 colour frame (median, interleaved), NLM colour for the ratio, and the
+    temporal model's end-to-end latency on a live 30 fps synthetic camera."""
+    from bfcnn.runtime.cameras import SyntheticCamera
+    from bfcnn.runtime.pipeline import named, run_stream
+    rng = np.random.default_rng(0)
+    base = cv2.resize(load_set("Kodak24", limit=1)[0], (640, 480), interpolation=cv2.INTER_AREA)
+    frames = [np.clip(np.rint(base + 20 * rng.standard_normal(base.shape)), 0, 255).astype(np.uint8)
+              for _ in range(8)]
+    video.reset()
+    t_still, t_video, t_nlm = [], [], []
+    for k in range(args.speed_frames):
+        f = frames[k % len(frames)]
+        t0 = time.perf_counter()
+        still(f)
+        t1 = time.perf_counter()
+        video(f)
+        t_still.append(t1 - t0)
+        t_video.append(time.perf_counter() - t1)
+    for _ in range(3):
+        t0 = time.perf_counter()
+        cv2.fastNlMeansDenoisingColored(frames[0], None, 10, 10, 7, 21)
+        t_nlm.append(time.perf_counter() - t0)
+    video.reset()
+    live = run_stream(named(SyntheticCamera(640, 480, 30.0, count=args.speed_frames).frames(), "live"),
+                      video, [], live=True)
+    ms = {k: 1000 * float(np.median(v)) for k, v in (("still", t_still), ("video", t_video), ("nlm", t_nlm))}
+    return {**ms, "latency_p95": live.latency_ms_p95, "dropped": live.dropped, "processed": live.processed}
+
+
+def plot(curves: Dict, noise: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(SCENES), figsize=(4 * len(SCENES), 3.2), sharey=False)
+    for ax, name in zip(axes, SCENES):
+        for (n, s, method), ps in curves.items():
+            if n == noise and s == name:
+                ax.plot(np.mean(ps, axis=0), label=method)
+        ax.set_title(f"{name}, noise {noise}")
+        ax.set_xlabel("frame")
+    axes[0].set_ylabel("PSNR dB")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=80)
+
+
+def render(result: Dict) -> str:
+    rows = []
+    for (noise, name), r in result["rows"].items():
+        methods = sorted({k.split("|")[0] for k in r})
+        single = next(m for m in methods if m.startswith("single-frame") and "CBM3D" not in m)
+        for m in methods:
+            rows.append([noise, name, m, r.get(m + "|after5", float("nan")),
+                         r.get(m + "|after5", float("nan")) - r[single + "|after5"],
+                         r.get(m + "|first", float("nan")), r.get(m + "|cut", float("nan")),
+                         r.get(m + "|flicker", float("nan"))])
+    body = table(["noise", "scene", "method", "PSNR after 5", "vs single-frame", "first frame",
+                  "2 frames after cut", "flicker"], rows)
+    sp = result["speed"]
+    body += "\n\n" + table(["640x480 colour, 2 threads", "ms / frame", "vs single-frame", "x NLM colour"], [
+        ["single-frame", sp["still"], 1.0, sp["nlm"] / sp["still"]],
+        ["temporal", sp["video"], sp["video"] / sp["still"], sp["nlm"] / sp["video"]],
+        ["OpenCV NLM colour (7/21, one frame)", sp["nlm"], sp["nlm"] / sp["still"], 1.0]])
+    body += (f"\n\nTemporal model live on a 30 fps synthetic camera: latency p95 {sp['latency_p95']:.0f} ms, "
+             f"{sp['processed']} processed, {sp['dropped']} dropped.")
+    return body
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="edge_color_video")
+    p.add_argument("--still", default="edge_color_realtime")
+    p.add_argument("--images", type=int, default=3, help="Kodak24 images (each with the next as its other)")
+    p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--noises", nargs="+", default=["15", "25", "50", "camera"])
+    p.add_argument("--nlm-frames", type=int, nargs="*", default=[10], help="frames where NLM multi runs")
+    p.add_argument("--bm3d", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--bm3d-images", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--speed-frames", type=int, default=120)
+    p.add_argument("--no-write", action="store_true", help="print only")
+    args = p.parse_args()
+    result = evaluate(args)
+    body = render(result)
+    if args.no_write:
+        print(body)
+        return
+    plot(result["curves"], "25")
+    publish("Video: temporal model vs single frame", body,
+            "Kodak24 scenes at 640x480 (bfcnn/video_scenes.py), "
+            f"{args.images} images x {args.frames} frames per scene and noise. Plot: "
+            "benchmarks/video_psnr_per_frame.png (sigma 25).")
+
+
+if __name__ == "__main__":
+    main()

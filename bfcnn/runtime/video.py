@@ -1,0 +1,162 @@
+"""VideoDenoiser: a stream's frames denoised with the frames before them.
+
+A temporal model (card: "temporal": true) takes the noisy frame and its own previous output,
+aligned to the frame (bfcnn/runtime/motion.py: one global integer shift, estimated on a small
+thumbnail), and decides per pixel how far to trust that past: on still and slowly panning
+shots the noise of many frames averages out; where the past does not fit (a moving object, an
+uncovered border, a cut) it falls back to what it sees in this frame alone. Still bias-free:
+f(a*y, a*past) = a*f(y, past), so every output pixel is an adaptive filter over space and time.
+
+The state is the previous output (float32, the frame's padded size) and its thumbnail. It
+starts over (`reset()`, or by itself) on the first frame, on a change of frame size, channels
+or dtype, and on a detected cut (motion.estimate: no clear correlation peak and a large
+difference, or a large difference after alignment). Frames: the contract of Denoiser (HxW,
+HxWx1 or HxWx3 BGR; uint8 or float32 in [0, 1]); same shape and dtype out.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from bfcnn.runtime import motion, pyramid
+from bfcnn.runtime.core_model import CoreModel
+from bfcnn.runtime.denoiser import (MAX_THREADS, check_strength, finish_output, validate_frame,
+                                    warn_gray_frame)
+from bfcnn.runtime.tiling import align_up, pad_bottom_right
+from bfcnn.zoo import DEFAULT_VIDEO_MODEL, ModelCard, ModelError, pick_quantization, resolve, verify
+
+
+@dataclass
+class VideoStats:
+    """What the VideoDenoiser did so far: frames, restarts (first frame, size change, reset(),
+    cut), cuts detected, and the last frame's global shift (dy, dx) in pixels."""
+    frames: int = 0
+    restarts: int = 0
+    cuts: int = 0
+    last_shift: Tuple[int, int] = (0, 0)
+
+
+class VideoDenoiser:
+    """Temporal, bias-free denoiser of a stream; call it on each frame in order.
+
+    model: a shipped temporal model's name, an exported folder or .tflite path with its card;
+        None: bfcnn.zoo.DEFAULT_VIDEO_MODEL.
+    num_threads: LiteRT threads (default: all cores).
+    quantization: which file of the model to run (default: "none", float32).
+    strength: s in [0, 1.5], output y + s * (f(y, past) - y), as for Denoiser; the past is the
+        model's own output, not the mixed one.
+    motion: estimate global motion (default); False assumes a fixed camera (shift 0).
+    detect_cuts: start over when the aligned past no longer matches the frame (default).
+    Calls are serialized by a lock; one VideoDenoiser follows one stream.
+    """
+
+    def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None,
+                 quantization: Optional[str] = None, strength: float = 1.0, motion: bool = True,
+                 detect_cuts: bool = True):
+        model = DEFAULT_VIDEO_MODEL if model is None else model
+        self.card: ModelCard = resolve(model)
+        if not self.card.temporal:
+            raise ModelError(f"{self.card.name} is a still model (its card has no \"temporal\": true); "
+                             f"use Denoiser for it, or a video model here "
+                             f"({', '.join(_video_models()) or 'none installed'})")
+        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
+                                        or not 1 <= num_threads <= MAX_THREADS):
+            raise ValueError(f"num_threads must be an integer in 1..{MAX_THREADS} or None (all "
+                             f"{os.cpu_count()} cores), got {num_threads!r}")
+        for name, flag in (("motion", motion), ("detect_cuts", detect_cuts)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        self.strength = check_strength(strength)
+        self.quantization = pick_quantization(self.card, model, quantization)
+        self.num_threads = int(num_threads or os.cpu_count() or 1)
+        self.motion, self.detect_cuts = motion, detect_cuts
+        self._model = CoreModel(verify(self.card, self.quantization), self.num_threads)
+        if self._model.num_inputs != 2 * self.card.levels:
+            raise ModelError(f"{self._model.path} has {self._model.num_inputs} inputs but a temporal model "
+                             f"with levels={self.card.levels} has {2 * self.card.levels}; re-export")
+        self._lock = threading.Lock()
+        self._warned_gray = False
+        self.stats = VideoStats()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next frame is denoised as a first frame."""
+        self._past: Optional[np.ndarray] = None
+        self._past_thumb: Optional[np.ndarray] = None
+        self._key: Tuple = ()
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise the next frame of the stream; returns the same shape and dtype."""
+        image, squeeze, dtype = validate_frame(image)
+        with self._lock:
+            scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+            frame = image
+            if image.shape[2] != self.card.channels:
+                if self.card.channels == 1:
+                    raise ValueError(f"{self.card.name} is a gray video model and the frame has 3 channels; "
+                                     f"use a colour video model (edge_color_video) or pass "
+                                     f"cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)")
+                if not self._warned_gray:
+                    self._warned_gray = True
+                    warn_gray_frame(self.card.name)
+                frame = np.repeat(image, 3, axis=2)
+            out = self._step(frame, scale)
+            if frame is not image:
+                out = out.mean(axis=2, keepdims=True)
+            return finish_output(out, image, scale, self.strength, dtype, squeeze)
+
+    # ----------------------------------------------------------------- helpers
+    def _step(self, frame: np.ndarray, scale: np.float32) -> np.ndarray:
+        """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]; updates the state."""
+        h, w, c = frame.shape
+        stride = self.card.stride
+        ph, pw = align_up(h, stride), align_up(w, stride)
+        if (ph, pw) != (h, w):
+            frame = pad_bottom_right(frame, ph - h, pw - w)
+        current = frame.astype(np.float32) * scale if frame.dtype == np.uint8 else np.ascontiguousarray(frame)
+        thumb = motion.thumbnail(current)
+        key = (ph, pw, c)
+        self.stats.frames += 1
+        if self._past is None or key != self._key:
+            past = current
+            self.stats.restarts += 1
+            self.stats.last_shift = (0, 0)
+        else:
+            est = motion.estimate(self._past_thumb, thumb)
+            shift = est.shift if self.motion else (0, 0)
+            if self.detect_cuts and est.cut:
+                past, shift = current, (0, 0)
+                self.stats.cuts += 1
+                self.stats.restarts += 1
+            else:
+                past = motion.align(self._past, shift, current)
+            self.stats.last_shift = shift
+        out = self._run(current, past)
+        self._past, self._past_thumb, self._key = out, motion.thumbnail(out), key
+        return out[:h, :w].copy()
+
+    def _run(self, current: np.ndarray, past: np.ndarray) -> np.ndarray:
+        """Both [h, w, C] float32 [0, 1], multiples of the stride -> float32 [h, w, C]."""
+        levels, c = self.card.levels, current.shape[2]
+        if not self._model.quantized:
+            shapes = [(h, w, c) for h, w in pyramid.level_shapes(current.shape[0], current.shape[1], levels)]
+            views = self._model.input_views(shapes + shapes)   # level_0.. then prev_0.. (by name)
+            try:
+                pyramid.pyramid_down(current, levels, 1.0, out=views[:levels], threads=self.num_threads)
+                pyramid.pyramid_down(past, levels, 1.0, out=views[levels:], threads=self.num_threads)
+            finally:
+                views.clear()   # LiteRT refuses to invoke while views of its buffers are alive
+                del views
+            return self._model.invoke()
+        pyramids: List[np.ndarray] = (pyramid.pyramid_down(current, levels, 1.0, threads=self.num_threads)
+                                      + pyramid.pyramid_down(past, levels, 1.0, threads=self.num_threads))
+        return self._model([p if p.ndim == 3 else p[:, :, None] for p in pyramids])
+
+
+def _video_models() -> List[str]:
+    from bfcnn.zoo import cards
+    return [c.name for c in cards() if c.temporal]
