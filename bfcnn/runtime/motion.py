@@ -84,23 +84,26 @@ def _fast_even(n: int) -> int:
 
 
 def align(prev: np.ndarray, shift: Tuple[int, int], current: np.ndarray,
-          out: Optional[np.ndarray] = None) -> np.ndarray:
-    """prev shifted by (dy, dx) onto current's grid: [H, W, C] arrays of one shape and dtype;
-    uncovered pixels come from `current`. Writes into `out` when given (not prev or current)."""
+          out: Optional[np.ndarray] = None, scale: float = 1.0) -> np.ndarray:
+    """prev shifted by (dy, dx) onto current's grid: [H, W, C] arrays of one shape; uncovered
+    pixels come from `current` * `scale` (a uint8 frame with scale 1/255 is converted only
+    there). The result has prev's dtype; written into `out` when given (not prev or current)."""
+    if prev.shape != current.shape:
+        raise ValueError(f"align: the past {prev.shape} and the frame {current.shape} differ in shape")
     dy, dx = int(shift[0]), int(shift[1])
     h, w = current.shape[:2]
     if out is None:
-        out = np.empty_like(current)
+        out = np.empty_like(prev)
     if abs(dy) >= h or abs(dx) >= w:
-        out[...] = current
+        out[...] = current * scale if scale != 1.0 else current
         return out
     ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
     xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
     out[yd, xd] = prev[ys, xs]
     if dy:
         rows = slice(h - dy, h) if dy > 0 else slice(0, -dy)
-        out[rows] = current[rows]
+        out[rows] = current[rows] * scale if scale != 1.0 else current[rows]
     if dx:
         cols = slice(w - dx, w) if dx > 0 else slice(0, -dx)
-        out[:, cols] = current[:, cols]
+        out[:, cols] = current[:, cols] * scale if scale != 1.0 else current[:, cols]
     return out

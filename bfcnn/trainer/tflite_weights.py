@@ -10,8 +10,9 @@ Mapping (TFLite constant -> Keras weight):
 - Conv2D kernel `[O, kh, kw, I]` float32 -> `[kh, kw, I, O]`. A stem that was one conv over
   `concat([g_k, c_k])` (files exported before the split stem) is split along I into the
   `_stem` (g_k part) and `_stem_c` (c_k part) kernels: conv(concat) = conv_g(g) + conv_c(c).
-- A temporal model's "_stem_p" convs (the past's input) that a still model's file lacks start
-  at zero: the temporal model then computes the still model's function.
+- A temporal model's blends (layers.TemporalBlend) keep their start (trust 0.05) when the file
+  is a still model's: training a video model from a still one. They are not read back from a
+  temporal model's own file (fine-tune those from their checkpoint).
 - ScaleOnlyBatchNorm folds to one per-channel `.../<name>_bn_1/Mul` constant
   (gamma * rsqrt(moment + eps)): it becomes gamma, and the moving moment becomes 1 - eps.
   `recalibrate_batchnorm` then measures each layer's input second moment on real batches
@@ -28,7 +29,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from bfcnn.trainer.layers import ScaleOnlyBatchNorm
+from bfcnn.trainer.layers import ScaleOnlyBatchNorm, TemporalBlend
 
 
 class WeightImportError(ValueError):
@@ -106,6 +107,11 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None) -> int:
             continue
         if levels is not None and _level_of(layer.name) not in levels:
             continue
+        if isinstance(layer, TemporalBlend):
+            if any(f"/{layer.name}/" in n for n in constants):
+                raise WeightImportError(f"{path} is a temporal model's file: its blends ({layer.name}) "
+                                        f"cannot be read back from TFLite; fine-tune it from its checkpoint")
+            continue
         if isinstance(layer, ScaleOnlyBatchNorm):
             try:
                 mul = _find(constants, layer.name, "Mul")
@@ -160,8 +166,6 @@ def _conv_kernel(constants, name: str, shape: tuple, path: str) -> np.ndarray:
         kernel = _find(constants, name, "convolution").transpose(1, 2, 3, 0)
     except KeyError:
         kernel = None
-    if kernel is None and name.endswith("_stem_p"):  # a still model starting a temporal one
-        return np.zeros(shape, np.float32)             # (see multiscale): the past ignored at first
     if kernel is None and name.endswith("_stem_c"):  # old file: one stem over [g_k, c_k]
         both = _conv_kernel(constants, name[: -len("_c")], shape[:2] + (2 * shape[2],) + shape[3:], path)
         return both[:, :, shape[2]:, :]

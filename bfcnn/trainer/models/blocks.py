@@ -41,26 +41,18 @@ def norm_act(spec: BackboneSpec, x, name: str):
     return x
 
 
-# The past's stem conv is 1x1: the layers after it see its neighbourhood anyway. A 3x3 one cost
-# 432 of a 640x480 colour realtime model's 5,202 multiply-adds per pixel and made a frame 25%
-# slower than the still model's in one run; 1x1 brings the temporal model to +1.5% multiply-adds.
-PAST_KERNEL = 1
-
-
 def stem(spec: BackboneSpec, x):
-    """First conv. `x` is one tensor, [g_k, c_k] (a level image and the coarser levels'
-    correction), or a dict {conv-name suffix: tensor} ("" the image, "_c" the correction, "_p"
-    a temporal model's past, 1x1): then one conv per input, summed, the same function as one conv
-    over their concatenation, but each input keeps its own int8 scale (TFLite's CONCATENATION
-    forces one scale on all its inputs). Not what broke the original-name models' int8 files:
-    with this split they still scored 8 dB; their coarse levels leaving [0, 1] did (see
-    loss.level_multiplier)."""
-    if not isinstance(x, (list, tuple, dict)):
+    """First conv. `x` is one tensor, or [g_k, c_k] (a level image and the coarser levels'
+    correction): then conv_g(g_k) + conv_c(c_k), the same function as one conv over their
+    concatenation, but each input keeps its own int8 scale (TFLite's CONCATENATION forces one
+    scale on all its inputs). Not what broke the original-name models' int8 files: with this split
+    they still scored 8 dB; their coarse levels leaving [0, 1] did (see loss.level_multiplier)."""
+    if not isinstance(x, (list, tuple)):
         return conv(spec, spec.filters, f"{spec.name}_stem")(x)
-    parts = x if isinstance(x, dict) else dict(zip(("", "_c"), x))
+    image, correction = x
     return keras.layers.Add(name=f"{spec.name}_stem_add")([
-        conv(spec, spec.filters, f"{spec.name}_stem{suffix}", kernel_size=PAST_KERNEL if suffix == "_p" else 0)(t)
-        for suffix, t in parts.items()])
+        conv(spec, spec.filters, f"{spec.name}_stem")(image),
+        conv(spec, spec.filters, f"{spec.name}_stem_c")(correction)])
 
 
 def head(spec: BackboneSpec, x):

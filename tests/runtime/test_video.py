@@ -1,0 +1,124 @@
+"""VideoDenoiser and the shipped video models: jointly homogeneous files, a real gain from the
+past on a still scene, recovery after a cut, reset, the frame contract, and the CLI using them
+for videos."""
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from bfcnn.evaluation import load_set, psnr
+from bfcnn.runtime import Denoiser, VideoDenoiser, cli, pyramid
+from bfcnn.runtime.core_model import CoreModel
+from bfcnn.video_scenes import scene
+from bfcnn.zoo import ModelError, resolve
+from tests.conftest import require_set
+
+VIDEO_MODELS = ("edge_color_video", "edge_gray_video")
+STILL = {"edge_color_video": "edge_color_realtime", "edge_gray_video": "edge_gray_realtime"}
+
+
+def _frames(name, kind, sigma=25.0, frames=10, seed=0):
+    require_set("Kodak24")
+    imgs = [im if im.shape[1] >= im.shape[0] else np.ascontiguousarray(np.rot90(im))
+            for im in load_set("Kodak24", limit=2)]
+    if resolve(name).channels == 1:
+        imgs = [im.mean(axis=2, keepdims=True).astype(np.uint8) for im in imgs]
+    clean = scene(kind, imgs[0], imgs[1], frames=frames, size=(240, 320), seed=seed)
+    rng = np.random.default_rng(seed)
+    noisy = [np.clip(np.rint(c + sigma * rng.standard_normal(c.shape)), 0, 255).astype(np.uint8) for c in clean]
+    return clean, noisy
+
+
+@pytest.mark.parametrize("name", VIDEO_MODELS)
+def test_shipped_video_model_is_jointly_homogeneous(name):
+    card = resolve(name)
+    assert card.temporal and card.bias_free
+    core = CoreModel(card.file_for("none"), 2)
+    rng = np.random.default_rng(0)
+    y = rng.random((64, 96, card.channels), dtype=np.float32)
+    past = rng.random((64, 96, card.channels), dtype=np.float32)
+
+    def run(a, b):
+        levels = pyramid.pyramid_down(a, card.levels, 1.0) + pyramid.pyramid_down(b, card.levels, 1.0)
+        return core([lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels])
+    base = run(y, past)
+    for a in (0.25, 3.0):
+        np.testing.assert_allclose(run(a * y, a * past), a * base, rtol=2e-4, atol=2e-5)
+    assert np.abs(run(0 * y, 0 * past)).max() == 0.0
+    assert np.abs(run(y, y) - base).max() > 1e-3          # the past is an input that matters
+
+
+@pytest.mark.parametrize("name", VIDEO_MODELS)
+def test_the_past_pays_on_a_still_scene(name):
+    clean, noisy = _frames(name, "static")
+    still, video = Denoiser(STILL[name], num_threads=2), VideoDenoiser(name, num_threads=2)
+    single = np.mean([psnr(still(y), c) for y, c in zip(noisy[5:], clean[5:])])
+    outs = [video(y) for y in noisy]
+    temporal = np.mean([psnr(o, c) for o, c in zip(outs[5:], clean[5:])])
+    assert temporal > single + 0.5, (temporal, single)
+    assert video.stats.frames == 10 and video.stats.restarts == 1 and video.stats.cuts == 0
+
+
+@pytest.mark.parametrize("name", VIDEO_MODELS)
+def test_a_cut_is_detected_and_costs_at_most_a_frame(name):
+    clean, noisy = _frames(name, "cut", frames=10)
+    still, video = Denoiser(STILL[name], num_threads=2), VideoDenoiser(name, num_threads=2)
+    outs = [video(y) for y in noisy]
+    assert video.stats.cuts == 1 and video.stats.restarts == 2
+    k = 5
+    for t in (k, k + 1):
+        assert psnr(outs[t], clean[t]) > psnr(still(noisy[t]), clean[t]) - 0.2, t
+
+
+def test_reset_and_a_new_size_forget_the_past():
+    _, noisy = _frames("edge_color_video", "static", frames=4)
+    video = VideoDenoiser(num_threads=2)
+    fresh = VideoDenoiser(num_threads=2)(noisy[3])
+    for y in noisy[:3]:
+        video(y)
+    assert not np.array_equal(video(noisy[3]), fresh)      # the past changed the output
+    video.reset()
+    assert np.array_equal(video(noisy[3]), fresh)
+    video(noisy[0])
+    small = np.ascontiguousarray(noisy[3][:100, :130])
+    assert np.array_equal(video(small), VideoDenoiser(num_threads=2)(small))
+    assert video.stats.restarts == 3
+
+
+def test_frame_contract_and_clear_errors():
+    video = VideoDenoiser(num_threads=1)
+    assert video.card.name == "edge_color_video"
+    rng = np.random.default_rng(0)
+    f = rng.random((37, 51, 3), dtype=np.float32)
+    out = video(f)
+    assert out.shape == f.shape and out.dtype == np.float32 and 0.0 <= out.min() and out.max() <= 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gray = video(rng.integers(0, 256, (37, 51), dtype=np.uint8))
+    assert gray.shape == (37, 51) and gray.dtype == np.uint8
+    with pytest.raises(ValueError, match="colour video model"):
+        VideoDenoiser("edge_gray_video", num_threads=1)(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="0-255 data"):
+        video(f * 255)
+    with pytest.raises(ModelError, match="still model"):
+        VideoDenoiser("edge_color_realtime")
+    with pytest.raises(ModelError, match="VideoDenoiser"):
+        Denoiser("edge_color_video")
+    with pytest.raises(ValueError, match="strength"):
+        VideoDenoiser(strength=2.0)
+
+
+def test_cli_denoises_videos_with_the_frames_before(tmp_path, capsys):
+    clip = os.path.join(cli.SAMPLES, "sample_clip.mp4")
+    for extra, model in (([], "edge_color_video"), (["--no-temporal"], "")):
+        stats = tmp_path / f"s{len(extra)}.json"
+        assert cli.main(["--input", clip, "--output", str(tmp_path / f"o{len(extra)}.mp4"), "--threads", "2",
+                         "--stats", str(stats)] + extra) == 0
+        data = json.loads(stats.read_text())
+        assert data["temporal_model"] == model and data["processed"] > 10
+        assert data["temporal_restarts"] == (1 if model else 0)
+    assert "with the frames before (edge_color_video)" in capsys.readouterr().err
+    assert cli.main(["--input", clip, "--output", str(tmp_path / "e.mp4"), "--ensemble", "2"]) == 2
+    assert "--no-temporal" in capsys.readouterr().err
