@@ -176,6 +176,7 @@ class VideoConfig:
     brightness_step: float = 0.04
     rotation_fraction: float = 0.1        # slow rotation and zoom on top of the pan
     shift_error_fraction: float = 0.1     # frames whose global shift is off by 1 px (estimation error)
+    freeze_still: bool = True             # train only the temporal blends; the still model's weights stay
 
 
 @dataclass(frozen=True)

@@ -63,3 +63,9 @@ def test_picamera2_loop_with_fake_module(tmp_path):
     # the fake camera's flat B,G,R = 200,100,50 frame keeps its channel order (a swap would be
     # 150 levels off); the colour model's DC error on saturated flats is up to ~10 levels (RESULTS.md)
     assert abs(frame[100:380, 100:540].reshape(-1, 3).mean(0) - (200, 100, 50)).max() < 12
+
+
+def test_video_stream(tmp_path):
+    out = _run("video_stream.py", cwd=tmp_path)
+    m = re.search(r"after frame 5: alone ([\d.]+) dB, with the frames before ([\d.]+) dB", out)
+    assert float(m.group(2)) > float(m.group(1)) + 0.5

@@ -9,9 +9,9 @@ unexplained (sub-pixel rest, rotation, zoom, objects moving on their own) the mo
 temporal difference and decides per pixel how far to trust the past.
 
 Conventions: a shift is (dy, dx), integers: aligned[y, x] = prev[y + dy, x + dx] where that
-pixel exists, else current[y, x] (an uncovered border holds no past: the model then sees a
-temporal difference of 0, as on a first frame). The trainer synthesizes sequences with the same
-convention (bfcnn/trainer/data/sequences.py).
+pixel exists, else 0 (an uncovered border holds no past, as a first frame: a temporal model
+then sees a past far from the frame and does not trust it). The trainer synthesizes sequences
+with the same convention (bfcnn/trainer/data/sequences.py).
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ RELIABLE_RESPONSE = 0.3   # phase-correlation peak below this: no trustworthy sh
 CUT_DIFFERENCE = 0.1      # mean |aligned past - frame| on the thumbnail, [0, 1] units: a cut
 CUT_DIFFERENCE_UNALIGNED = 0.05   # the same, at 1/(2*THUMB) and shift 0, when no shift is reliable
 MIN_THUMB_SIDE = 16       # below this the estimate is meaningless: shift (0, 0)
+REFINE_WINDOW = (128, 192)   # the refinement's window at 1/2 resolution (rows, columns)
+REFINE_RESPONSE = 0.1        # a refinement peak below this keeps the coarse shift
 
 
 class Estimate(NamedTuple):
@@ -46,12 +48,14 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(small.reshape(small.shape[0], small.shape[1]), np.float32)
 
 
-def estimate(prev_thumb: np.ndarray, thumb: np.ndarray) -> Estimate:
+def estimate(prev_thumb: np.ndarray, thumb: np.ndarray, prev_fine: Optional[np.ndarray] = None,
+             fine: Optional[np.ndarray] = None) -> Estimate:
     """Global motion from the previous output to the new frame, from their thumbnails
     (`thumbnail`, same shape). A shift is trusted when the correlation peak is clear; otherwise
     (a flat or featureless scene, whose noise gives random peaks, or a cut) the shift is (0, 0),
     and a cut is called only if the frames also differ on a doubly reduced thumbnail, where noise
-    up to sigma 75 stays under CUT_DIFFERENCE_UNALIGNED."""
+    up to sigma 75 stays under CUT_DIFFERENCE_UNALIGNED. With `prev_fine` / `fine` (the two
+    frames' luma at twice the thumbnail's resolution) a trusted shift is refined there (`refine`)."""
     h, w = thumb.shape
     if min(h, w) < MIN_THUMB_SIDE:
         return Estimate((0, 0), 0.0, float(np.mean(np.abs(prev_thumb - thumb))), False)
@@ -69,10 +73,37 @@ def estimate(prev_thumb: np.ndarray, thumb: np.ndarray) -> Estimate:
                                       - cv2.resize(thumb, half, interpolation=cv2.INTER_AREA))))
         return Estimate((0, 0), float(response), coarse, coarse > CUT_DIFFERENCE_UNALIGNED)
     ty, tx = int(np.rint(sy)), int(np.rint(sx))
-    aligned = align(prev_thumb[:, :, None], (ty, tx), thumb[:, :, None])[:, :, 0]
+    aligned = align(prev_thumb[:, :, None], (ty, tx), fill=thumb[:, :, None])[:, :, 0]
     difference = float(np.mean(np.abs(aligned - thumb)))
-    shift = (int(np.rint(sy * THUMB)), int(np.rint(sx * THUMB)))
-    return Estimate(shift, float(response), difference, difference > CUT_DIFFERENCE)
+    cut = difference > CUT_DIFFERENCE
+    if prev_fine is not None and fine is not None and not cut:
+        return Estimate(refine(prev_fine, fine, (sy * THUMB, sx * THUMB), THUMB // 2), float(response), difference, cut)
+    return Estimate((int(np.rint(sy * THUMB)), int(np.rint(sx * THUMB))), float(response), difference, cut)
+
+
+def refine(prev_fine: np.ndarray, fine: np.ndarray, shift, factor: int,
+           size: Tuple[int, int] = REFINE_WINDOW) -> Tuple[int, int]:
+    """A coarse shift (dy, dx, full-resolution pixels) refined by phase correlation of a central
+    window of two luma images at 1/`factor` resolution, rounded to full-resolution pixels. The
+    coarse estimate alone (1/4 resolution) was off by a pixel for half the shifts of 1-3 pixels
+    on Kodak24, which at full resolution misaligns every edge of a slow pan; refined at 1/2
+    resolution on a 128x192 window: 0.02-0.13 px mean error at sigma 0-50, never over 1.
+    Returns the coarse shift when the window leaves the image or shows no clear peak."""
+    h, w = fine.shape
+    ch, cw = min(size[0], _fast_even(h - 8)), min(size[1], _fast_even(w - 8))
+    iy, ix = int(np.rint(shift[0] / factor)), int(np.rint(shift[1] / factor))
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    coarse = (int(np.rint(shift[0])), int(np.rint(shift[1])))
+    if ch < MIN_THUMB_SIDE or cw < MIN_THUMB_SIDE or not (0 <= y0 + iy and y0 + iy + ch <= h
+                                                           and 0 <= x0 + ix and x0 + ix + cw <= w):
+        return coarse
+    window = cv2.createHanningWindow((cw, ch), cv2.CV_32F)
+    (sx, sy), response = cv2.phaseCorrelate(np.ascontiguousarray(fine[y0:y0 + ch, x0:x0 + cw]),
+                                            np.ascontiguousarray(prev_fine[y0 + iy:y0 + iy + ch, x0 + ix:x0 + ix + cw]),
+                                            window)
+    if response < REFINE_RESPONSE or max(abs(sy), abs(sx)) > 2:
+        return coarse
+    return int(np.rint((iy + sy) * factor)), int(np.rint((ix + sx) * factor))
 
 
 def _fast_even(n: int) -> int:
@@ -83,27 +114,32 @@ def _fast_even(n: int) -> int:
     return m
 
 
-def align(prev: np.ndarray, shift: Tuple[int, int], current: np.ndarray,
-          out: Optional[np.ndarray] = None, scale: float = 1.0) -> np.ndarray:
-    """prev shifted by (dy, dx) onto current's grid: [H, W, C] arrays of one shape; uncovered
-    pixels come from `current` * `scale` (a uint8 frame with scale 1/255 is converted only
-    there). The result has prev's dtype; written into `out` when given (not prev or current)."""
-    if prev.shape != current.shape:
-        raise ValueError(f"align: the past {prev.shape} and the frame {current.shape} differ in shape")
+def align(prev: np.ndarray, shift: Tuple[int, int], fill: Optional[np.ndarray] = None,
+          scale: float = 1.0, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """prev ([H, W, C]) shifted by (dy, dx): out[y, x] = prev[y + dy, x + dx] where that pixel
+    exists; uncovered pixels are 0 (no past: what VideoDenoiser and the trainer give a temporal
+    model there), or `fill` * `scale` when `fill` (same shape) is given. prev's dtype; written
+    into `out` when given (not prev or fill)."""
+    if fill is not None and prev.shape != fill.shape:
+        raise ValueError(f"align: the past {prev.shape} and the fill {fill.shape} differ in shape")
     dy, dx = int(shift[0]), int(shift[1])
-    h, w = current.shape[:2]
+    h, w = prev.shape[:2]
     if out is None:
         out = np.empty_like(prev)
+
+    def uncovered(region):
+        if fill is None:
+            out[region] = 0
+        else:
+            out[region] = fill[region] * scale if scale != 1.0 else fill[region]
     if abs(dy) >= h or abs(dx) >= w:
-        out[...] = current * scale if scale != 1.0 else current
+        uncovered((slice(None),))
         return out
     ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
     xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
     out[yd, xd] = prev[ys, xs]
     if dy:
-        rows = slice(h - dy, h) if dy > 0 else slice(0, -dy)
-        out[rows] = current[rows] * scale if scale != 1.0 else current[rows]
+        uncovered((slice(h - dy, h) if dy > 0 else slice(0, -dy),))
     if dx:
-        cols = slice(w - dx, w) if dx > 0 else slice(0, -dx)
-        out[:, cols] = current[:, cols] * scale if scale != 1.0 else current[:, cols]
+        uncovered((slice(None), slice(w - dx, w) if dx > 0 else slice(0, -dx)))
     return out

@@ -88,6 +88,7 @@ class VideoDenoiser:
         """Forget the past: the next frame is denoised as a first frame."""
         self._past: Optional[np.ndarray] = None
         self._past_thumb: Optional[np.ndarray] = None
+        self._past_fine: Optional[np.ndarray] = None
         self._key: Tuple = ()
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
@@ -136,22 +137,23 @@ class VideoDenoiser:
                                                 threads=self.num_threads)
             frame_levels = views[:levels] if views else frame_levels
             thumb = _thumbnail(frame_levels, frame, scale)
+            fine = _luma(frame_levels[1]) if levels > 2 else None
             if restart:
                 past, shift = None, (0, 0)
                 self.stats.restarts += 1
             else:
-                est = motion.estimate(self._past_thumb, thumb)
+                est = motion.estimate(self._past_thumb, thumb, self._past_fine, fine)
                 shift = est.shift if self.motion else (0, 0)
-                past = motion.align(self._past, shift, frame, scale=scale)
+                past = motion.align(self._past, shift)
                 if self.detect_cuts and est.cut:
                     past, shift = None, (0, 0)
                     self.stats.cuts += 1
                     self.stats.restarts += 1
             self.stats.last_shift = shift
-            if past is None:        # no past: the frame is its own (the model sees no difference)
-                past_levels = [np.array(lvl) for lvl in frame_levels]
+            if past is None:        # no past: 0, far from any frame (the model does not trust it)
+                past_levels = [np.zeros(shape, np.float32) for shape in shapes]
                 for k in range(levels if views else 0):
-                    views[levels + k][...] = views[k]
+                    views[levels + k][...] = 0.0
             else:
                 past_levels = pyramid.pyramid_down(past, levels, 1.0, out=views[levels:] if views else None,
                                                    threads=self.num_threads)
@@ -164,19 +166,24 @@ class VideoDenoiser:
             frame_levels = past_levels = None
         out = self._model.invoke() if not quantized else \
             self._model([p if p.ndim == 3 else p[:, :, None] for p in pyramids])
-        self._past, self._past_thumb, self._key = out, thumb, key
+        self._past, self._past_thumb, self._past_fine, self._key = out, thumb, fine, key
         # finish_output mixes in place for strength != 1: never hand it the kept past
         return out[:h, :w].copy() if self.strength != 1.0 else out[:h, :w]
+
+
+def _luma(level) -> np.ndarray:
+    """float32 [h, w] luma (a copy) of a pyramid level: [h, w], [h, w, C] or a [1, h, w, C] view."""
+    level = np.asarray(level)
+    level = level[0] if level.ndim == 4 else level
+    if level.ndim == 3 and level.shape[2] == 3:
+        return cv2.cvtColor(level, cv2.COLOR_BGR2GRAY)
+    return np.array(level.reshape(level.shape[0], level.shape[1]), np.float32)
 
 
 def _thumbnail(frame_levels, frame: np.ndarray, scale: np.float32) -> np.ndarray:
     """The motion thumbnail: the 1/4 pyramid level's luma when the model has one, else made."""
     if len(frame_levels) > 2:
-        level = np.asarray(frame_levels[2])
-        level = level[0] if level.ndim == 4 else level          # an input tensor view [1, h, w, C]
-        if level.ndim == 3 and level.shape[2] == 3:
-            return cv2.cvtColor(level, cv2.COLOR_BGR2GRAY)
-        return np.array(level.reshape(level.shape[0], level.shape[1]), np.float32)
+        return _luma(frame_levels[2])
     return motion.thumbnail(frame.astype(np.float32) * scale if frame.dtype == np.uint8 else frame)
 
 

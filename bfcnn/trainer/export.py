@@ -214,9 +214,9 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
     noisy = np.clip(np.round(clean * 255 + rng.normal(0, sigma, clean.shape)), 0, 255) / 255.0
     noisy = noisy.astype(np.float32)
     pyr = numpy_pyramid(noisy, levels)
-    if cfg.model.temporal:   # a past that differs from the frame (another noise draw), so its path counts
-        past = np.clip(np.round(clean * 255 + rng.normal(0, sigma, clean.shape)), 0, 255) / 255.0
-        pyr = pyr + numpy_pyramid(past.astype(np.float32), levels)
+    if cfg.model.temporal:   # a past near the frame (a blurred clean image), so the blend counts
+        past = cv2.GaussianBlur(clean.astype(np.float32), (0, 0), 1.0).reshape(clean.shape)
+        pyr = pyr + numpy_pyramid(past, levels)
     keras_out = np.asarray(built.core(pyr))
     if pruned:
         before = np.asarray(unpruned.core(numpy_pyramid(noisy, pruned["levels"][0])))

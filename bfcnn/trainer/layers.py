@@ -88,39 +88,44 @@ class ChannelRMSNormalize(keras.layers.Layer):
 
 
 LOGIT_SCALE = 8.0
+MISMATCH_FLOOR = 1e-6   # log(m + floor): a past that agrees exactly gets a large, finite logit
 
 
 @keras.saving.register_keras_serializable(package="bfcnn")
 class TemporalBlend(keras.layers.Layer):
     """A temporal model's per-pixel trust in the past, at one pyramid level.
 
-    Inputs [g, p, corr] or [g, p, corr, z], each [B, H, W, C]: the frame's level, the aligned
-    past's level, the level's spatial correction (so s = g + corr is this frame's estimate), and
-    from the coarser level either its verdict z (a logit, [B, H, W, 1]) or, at full resolution
-    (`given_trust`), the trust G itself ([B, H, W, C]). The level's output becomes s + G * (p - s),
-    one trust per pixel shared by the channels:
+    Inputs [g, p, corr, noise] or [g, p, corr, noise, z]: the frame's level, the aligned past's
+    level and the level's spatial correction ([B, H, W, C]; s = g + corr is this frame's
+    estimate), the frame's noise scale ([B, 1, 1, 1], degree 2: NoiseScale), and from the coarser
+    level either its verdict z (a logit, [B, H, W, 1]) or, at full resolution (`given_trust`),
+    the trust itself ([B, H, W, C]). The level's output becomes s + G * (p - s), one trust per
+    pixel shared by the channels:
 
-        G = sigmoid(z + 8 * (w * r + offset)),
-        r = |p - s|^2 / (|p - s|^2 + |corr|^2)   (sums over the channels)
+        G = sigmoid(z + w * log(m) + 8 * offset),   m = |p - s|^2 / noise   (sum over the channels)
 
-    r in [0, 1] compares how far the past is from this frame's estimate with how much noise the
-    estimate removed: small where the past agrees, near 1 where it does not (motion, occlusion, a
-    cut; r = 1/2 on a first frame, whose past is the frame itself). At the coarse levels noise
-    averages out and r is a clean verdict; each level passes v * logit + c on to the next finer
-    one, tiled 2x2 for depth_to_space (nearest-neighbour upsampling): `pass_on` = "logit" (4
-    channels) or, for full resolution, "trust" (its sigmoid, 4 x C channels). Full resolution
-    takes that trust as it is: its own r is noisiest there, and full-resolution ops are what a
-    frame's time is made of (640x480, 2 threads: a bilinear upsampling of a 1-channel map 0.75
-    ms, a broadcast multiply 0.7 ms, a same-shape one 0.2 ms).
+    m is how far the past is from this frame's estimate in units of the frame's noise: small on a
+    still scene, large where the past does not fit (motion, occlusion, a cut) and where there is
+    no past (the first frame and uncovered borders get a past of 0: m = |s|^2 / noise, huge).
+    (A first design divided by the level's own correction instead; at the coarse levels that is
+    tiny and the ratio sat at 0.95-1.0 on still and moved scenes alike, so the gate learned
+    nothing.) With w = -1, G = 1 / (1 + m / m0): the Kalman / Wiener weight of the past when the
+    current estimate's error variance is m0 noise units, which is where w starts (a linear m
+    spans decades between still and moving scenes; its weight took thousands of steps to move).
+    m is degree 0, so G is too (offsets sit inside a scale-free logit: no additive constant
+    reaches the output) and f(a*y, a*p) = a*f(y, p). Each level passes
+    v * logit + 8 * c to the next finer one, tiled 2x2 for depth_to_space (nearest-neighbour
+    upsampling): `pass_on` = "logit" (4 channels) or, for full resolution, "trust" (its sigmoid,
+    4 x C channels). Full resolution takes that trust as it is: every op there costs (640x480, 2
+    threads: a bilinear upsampling of a 1-channel map 0.75 ms, a broadcast multiply 0.7 ms, a
+    same-shape one 0.2 ms).
 
     Returns the blended correction corr + G * (p - s), or with `final` the level's output
-    s + G * (p - s) (one op fewer at full resolution); with `pass_on`, [that, passed].
-
-    r is degree 0, so G is too (offsets sit inside a scale-free logit: no additive constant
-    reaches the output) and f(a*y, a*p) = a*f(y, p). The logit starts at `offset_init` everywhere
-    (the top level's offset holds it; G = 0.05, next to the still model): v starts at 1 and w, c
-    at 0. The factor 8 lets an optimizer that moves a weight by about its learning rate per step
-    open the gate within hundreds of steps.
+    s + G * (p - s) (one op fewer at full resolution); with `pass_on`, [that, passed]. The logit
+    starts at `offset_init` + log-mismatch everywhere (the top level's offset holds it: G <= 0.05
+    where the past is at least a noise unit away, next to the still model): v starts at 1, w at
+    -1 and c at 0; the factor 8 lets an optimizer that moves a weight
+    by about its learning rate per step open a gate within hundreds of steps.
     """
 
     def __init__(self, pass_on: str = "", given_trust: bool = False, final: bool = False,
@@ -135,7 +140,7 @@ class TemporalBlend(keras.layers.Layer):
     def build(self, input_shape):
         self.channels = int(input_shape[0][-1])
         if not self.given_trust:
-            self.weight = self.add_weight(shape=(1,), initializer="zeros", name="weight")
+            self.weight = self.add_weight(shape=(1,), initializer=keras.initializers.Constant(-1.0), name="weight")
             self.offset = self.add_weight(shape=(1,), name="offset",
                                           initializer=keras.initializers.Constant(self.offset_init / LOGIT_SCALE))
         if self.pass_on:
@@ -144,24 +149,21 @@ class TemporalBlend(keras.layers.Layer):
 
     def logit(self, inputs):
         """[B, H, W, 1]: the trust's logit (not for `given_trust`)."""
-        g, p, corr = inputs[:3]
+        g, p, corr, noise = inputs[:4]
         miss = p - g - corr
-        ones = ops.ones((1, 1, self.channels, 1))
-        e_miss = ops.conv(miss * miss, ones, padding="same")
-        e_corr = ops.conv(corr * corr, ones, padding="same")
-        r = e_miss / (e_miss + e_corr + self.epsilon)
-        logit = LOGIT_SCALE * (self.weight * r + self.offset)
-        return logit + inputs[3] if len(inputs) > 3 else logit
+        m = ops.conv(miss * miss, ops.ones((1, 1, self.channels, 1)), padding="same") / (noise + self.epsilon)
+        logit = self.weight * ops.log(m + MISMATCH_FLOOR) + LOGIT_SCALE * self.offset
+        return logit + inputs[4] if len(inputs) > 4 else logit
 
     def trust(self, inputs):
         """G in (0, 1): how much of each output pixel comes from the past ([B, H, W, 1], or
         [B, H, W, C] for `given_trust`)."""
-        return inputs[3] if self.given_trust else ops.sigmoid(self.logit(inputs))
+        return inputs[4] if self.given_trust else ops.sigmoid(self.logit(inputs))
 
     def call(self, inputs):
         g, p, corr = inputs[:3]
         logit = None if self.given_trust else self.logit(inputs)
-        trust = inputs[3] if self.given_trust else ops.sigmoid(logit)
+        trust = inputs[4] if self.given_trust else ops.sigmoid(logit)
         if self.final:
             s = g + corr
             out = s + trust * (p - s)
@@ -169,7 +171,7 @@ class TemporalBlend(keras.layers.Layer):
             out = corr + trust * (p - g - corr)
         if not self.pass_on:
             return out
-        z = self.pass_scale * logit + self.pass_offset
+        z = self.pass_scale * logit + LOGIT_SCALE * self.pass_offset
         copies = 4 if self.pass_on == "logit" else 4 * self.channels
         if self.pass_on == "trust":
             z = ops.sigmoid(z)
@@ -184,3 +186,18 @@ class TemporalBlend(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "pass_on": self.pass_on, "given_trust": self.given_trust,
                 "final": self.final, "offset_init": self.offset_init, "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="bfcnn")
+class NoiseScale(keras.layers.Layer):
+    """The frame's noise scale for TemporalBlend: the mean square of a fine band of the frame,
+    [B, 1, 1, 1] (degree 2). Inputs [fine, band]: a pyramid level and the same level's low-pass
+    (the next level upsampled); their difference is noise plus fine texture, and on camera frames
+    mostly noise. Measured on one of the coarse levels (1/4 of the pixels): cheap."""
+
+    def call(self, inputs):
+        fine, low = inputs
+        return ops.mean(ops.square(fine - low), axis=(1, 2, 3), keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1, 1, 1)

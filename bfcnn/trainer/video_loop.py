@@ -1,8 +1,8 @@
 """Training loop of temporal models (model.temporal): sequences unrolled through the recurrence.
 
 Each step takes a batch of `video.frames`-frame sequences (bfcnn/trainer/data/sequences.py) and
-runs the model frame by frame as the runtime does: frame 0 with itself as the past (nothing
-known yet), every later frame with the previous *output* aligned by the sequence's global shift
+runs the model frame by frame as the runtime does: frame 0 with a past of 0 (nothing known
+yet), every later frame with the previous *output* aligned by the sequence's global shift
 (align_batch, the twin of bfcnn.runtime.motion.align). The loss is the mean over frames of the
 configured denoising loss; gradients flow back through the recurrence. The run directory,
 checkpoints, logs, resume and Ctrl-C behave as for still models (train_loop.py), and
@@ -28,16 +28,16 @@ from bfcnn.trainer.train_loop import (TrainingDiverged, TrainResult, _finite, _l
                                       total_steps)
 
 
-def align_batch(prev: tf.Tensor, shifts: tf.Tensor, current: tf.Tensor) -> tf.Tensor:
-    """prev [B, H, W, C] shifted by shifts [B, 2] (dy, dx) onto current's grid: out[b, y, x] =
-    prev[b, y + dy, x + dx] where that exists, else current[b, y, x] (bfcnn.runtime.motion.align)."""
-    h, w = tf.shape(current)[1], tf.shape(current)[2]
+def align_batch(prev: tf.Tensor, shifts: tf.Tensor) -> tf.Tensor:
+    """prev [B, H, W, C] shifted by shifts [B, 2] (dy, dx): out[b, y, x] = prev[b, y + dy, x + dx]
+    where that exists, else 0 (bfcnn.runtime.motion.align)."""
+    h, w = tf.shape(prev)[1], tf.shape(prev)[2]
     rows = tf.range(h)[None, :] + shifts[:, :1]
     cols = tf.range(w)[None, :] + shifts[:, 1:]
     out = tf.gather(prev, tf.clip_by_value(rows, 0, h - 1), axis=1, batch_dims=1)
     out = tf.gather(out, tf.clip_by_value(cols, 0, w - 1), axis=2, batch_dims=1)
     valid = (((rows >= 0) & (rows < h))[:, :, None, None]) & (((cols >= 0) & (cols < w))[:, None, :, None])
-    return tf.where(valid, out, current)
+    return tf.where(valid, out, tf.zeros_like(out))
 
 
 def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
@@ -55,6 +55,8 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     if max_steps is not None:
         end = min(end, start + max_steps)
     model = built.full
+    variables = [v for v in model.trainable_variables if "_temporal" in v.path] if cfg.video.freeze_still \
+        else model.trainable_variables
 
     @tf.function(reduce_retracing=True)
     def train_step(clean, noisy, shifts):
@@ -62,15 +64,15 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
             total, out, first = 0.0, None, None
             for k in range(frames):
                 y = noisy[:, k]
-                past = y if out is None else align_batch(out, shifts[:, k], y)
+                past = tf.zeros_like(y) if out is None else align_batch(out, shifts[:, k])
                 out = model([y, past], training=True)
                 total += losses.denoise_loss(cfg.loss, out, clean[:, k])["loss"]
                 first = out if first is None else first
             total = total / frames
             reg = tf.add_n(model.losses) if model.losses else tf.constant(0.0)
             loss = total + reg
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
         return (loss, losses.psnr(out, clean[:, -1]), losses.psnr(noisy[:, -1], clean[:, -1]),
                 losses.psnr(first, clean[:, 0]))
 

@@ -15,7 +15,7 @@ from bfcnn.runtime import Denoiser
 from bfcnn.zoo import ModelError, resolve
 from tests.conftest import noisy_pair, psnr
 
-MODELS = bfcnn.list_models()
+MODELS = [m for m in bfcnn.list_models() if not resolve(m).temporal]   # video models: test_video.py
 
 
 def _quantizations(name):

@@ -31,10 +31,10 @@ model (2 threads, XNNPACK), where full-resolution memory traffic, not multiply-a
 Every step is linear or a bias-free backbone, so f(a*y) = a*f(y).
 
 A temporal model (model.temporal) also takes the previous output, aligned to this frame, as a
-pyramid p_0 ... p_{L-1} ("prev_0" ...). Each level blends its spatial estimate s_k = g_k + corr_k
-with the past: d_k = s_k + G_k * (p_k - s_k), where the trust G_k in (0, 1) is a scale-free
-(degree 0) function of how far the past is from s_k relative to the noise s_k removed
-(layers.TemporalBlend: two weights per level), so the output is still jointly homogeneous, f(a*y, a*p) = a*f(y, p), and
+pyramid p_0 ... p_{L-1} ("prev_0" ...; 0 where there is no past). Each level blends its spatial
+estimate s_k = g_k + corr_k with the past: d_k = s_k + G_k * (p_k - s_k), where the trust G_k in
+(0, 1) is a scale-free (degree 0) function of how far the past is from s_k in units of the
+frame's noise (layers.TemporalBlend, layers.NoiseScale: a few weights per level), so the output is still jointly homogeneous, f(a*y, a*p) = a*f(y, p), and
 G is what the explain view shows as "from the past". The blend is at every level, so the
 coarser levels' blended correction flows into the finer levels as before. A ReLU network given
 the temporal difference as one more input (tried first) cannot gate multiplicatively: on a still
@@ -55,7 +55,7 @@ from keras import ops
 
 from bfcnn.config import ModelConfig, bias_free_breakers
 from bfcnn.trainer import registry
-from bfcnn.trainer.layers import TemporalBlend
+from bfcnn.trainer.layers import NoiseScale, TemporalBlend
 from bfcnn.trainer.pyramid import DepthToSpace, SpaceToDepth, Upsample2x, gaussian_pyramid
 
 TRUST_LOGIT_INIT = -3.0   # a temporal model's blends start at trust sigmoid(-3) = 0.05
@@ -144,13 +144,19 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
     inputs = levels_in + prev_in
     top = cfg.levels - 1
 
+    noise = None
+    if cfg.temporal:   # the frame's noise scale, from the finest band of level 1 (or 0)
+        band = 1 if cfg.levels > 2 else 0
+        low = Upsample2x(name="noise_low")(levels_in[band + 1]) if cfg.levels > 1 else 0.0 * levels_in[0]
+        noise = NoiseScale(name="noise_scale")([levels_in[band], low])
+
     def blend(k, corr, z=None):
         """(the level's correction blended with the past, or for level 0 its output; what it
         passes to the next finer level, tiled for depth_to_space, or None). Identity for still
         models. See layers.TemporalBlend."""
         if not cfg.temporal:
             return corr, None
-        inputs = [levels_in[k], prev_in[k], corr] + ([z] if z is not None else [])
+        inputs = [levels_in[k], prev_in[k], corr, noise] + ([z] if z is not None else [])
         out = TemporalBlend(pass_on="" if k == 0 else "trust" if k == 1 else "logit",
                             given_trust=k == 0 and top > 0, final=k == 0,
                             offset_init=TRUST_LOGIT_INIT if k == top else 0.0, name=f"level{k}_temporal")(inputs)
