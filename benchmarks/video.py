@@ -5,8 +5,10 @@ object on a still background, a cut), with fresh noise every frame.
 In the same run: the single-frame realtime model, the temporal model, a plain running average
 of the noisy frames (exponential, 0.8 old + 0.2 new: what averaging without motion handling
 does to motion), OpenCV fastNlMeansDenoisingColoredMulti (5-frame window, centred: it also
-looks 2 frames ahead, which a live stream cannot) on a few frames, and CBM3D (one frame per
-static / slow-pan scene at sigma 25). Noise: Gaussian at each --sigmas, and a synthetic camera
+looks 2 frames ahead, which a live stream cannot; best h of 0.5 / 0.7 / 0.9 x the noise std) on
+frame 10 of the first image's scenes, and CBM3D (one frame per static / slow-pan scene at sigma
+25). A peer run on some frames only is compared with both models on exactly those frames (rows
+marked [NLM's frames], [CBM3D's frames]). Noise: Gaussian at each --noises, and a synthetic camera
 (the trainer's camera-noise pipeline at one phone-like high-ISO setting, JPEG q90; one camera per
 sequence, fresh sensor noise per frame). PSNR is the mean over frames 5 .. end ("after 5");
 "first" is frame 0 (no past yet), "after cut" the two frames after the cut; flicker: the mean over
@@ -32,6 +34,7 @@ from bfcnn.evaluation import bm3d, load_set, psnr  # noqa: E402
 from bfcnn.runtime import Denoiser, VideoDenoiser  # noqa: E402
 from bfcnn.video_scenes import SCENES, scene  # noqa: E402
 
+NLM_H_FACTORS = (0.5, 0.7, 0.9)   # NLM multi's h, x the noise std: the best of these is reported
 PLOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "video_psnr_per_frame.png")
 
 
@@ -93,17 +96,21 @@ def evaluate(args) -> Dict:
                         acc.setdefault(method + "|flicker", []).append(float(err.std(axis=0).mean()))
                     curves.setdefault((noise, name, method), []).append(p)
                 acc.setdefault("noisy|after5", []).append(float(np.mean([psnr(y, c) for y, c in zip(noisy[5:], targets[5:])])))
-                if args.nlm_frames:
+                def on_subset(tag: str, ts: List[int], peer: str, peer_psnrs: List[float]) -> None:
+                    """A peer run on some frames only: it and both models on exactly those frames."""
+                    acc.setdefault(f"{peer} [{tag}]|after5", []).append(float(np.mean(peer_psnrs)))
+                    for method in ("single-frame " + still.card.name, "temporal " + video.card.name):
+                        acc.setdefault(f"{method} [{tag}]|after5", []).append(
+                            float(np.mean([psnr(outs[method][t], targets[t]) for t in ts])))
+                if args.nlm_frames and i < args.nlm_images:
                     sigma = float(np.std(noisy[0].astype(np.float32) - targets[0]))
-                    acc.setdefault("OpenCV NLM multi (5 frames, centred)|after5", []).append(float(np.mean(
-                        [psnr(_nlm_multi(noisy, t, 0.9 * sigma), targets[t]) for t in args.nlm_frames])))
+                    ts = [min(max(t, 2), args.frames - 3) for t in args.nlm_frames]
+                    best = max(([psnr(_nlm_multi(noisy, t, f * sigma), targets[t]) for t in ts]
+                                for f in NLM_H_FACTORS), key=np.mean)
+                    on_subset("NLM's frames", ts, "OpenCV NLM multi (5 frames, centred, best h)", best)
                 if args.bm3d and noise == "25" and name in ("static", "slow_pan") and i < args.bm3d_images:
                     t = args.frames // 2
-                    acc.setdefault("CBM3D (one frame)|after5", []).append(psnr(bm3d(noisy[t], 25.0), targets[t]))
-                    acc.setdefault("single-frame " + still.card.name + " (CBM3D's frames)|after5", []).append(
-                        psnr(outs["single-frame " + still.card.name][t], targets[t]))
-                    acc.setdefault("temporal " + video.card.name + " (CBM3D's frames)|after5", []).append(
-                        psnr(outs["temporal " + video.card.name][t], targets[t]))
+                    on_subset("CBM3D's frames", [t], "CBM3D (one frame, sigma 25)", [psnr(bm3d(noisy[t], 25.0), targets[t])])
             rows[(noise, name)] = {k: float(np.mean(v)) for k, v in acc.items()}
             print(noise, name, {k: round(v, 2) for k, v in rows[(noise, name)].items()}, flush=True)
     return {"rows": rows, "curves": curves, "speed": speed(args, still, video)}
@@ -159,9 +166,10 @@ def plot(curves: Dict, noise: str) -> None:
 def render(result: Dict) -> str:
     rows = []
     for (noise, name), r in result["rows"].items():
-        methods = sorted({k.split("|")[0] for k in r})
-        single = next(m for m in methods if m.startswith("single-frame") and "CBM3D" not in m)
+        methods = sorted({k.split("|")[0] for k in r}, key=lambda m: ("[" in m, m))
         for m in methods:
+            tag = m[m.index("["):] if "[" in m else ""
+            single = next(k.split("|")[0] for k in r if k.startswith("single-frame") and k.split("|")[0].endswith(tag))
             rows.append([noise, name, m, r.get(m + "|after5", float("nan")),
                          r.get(m + "|after5", float("nan")) - r[single + "|after5"],
                          r.get(m + "|first", float("nan")), r.get(m + "|cut", float("nan")),
@@ -186,6 +194,8 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=20)
     p.add_argument("--noises", nargs="+", default=["15", "25", "50", "camera"])
     p.add_argument("--nlm-frames", type=int, nargs="*", default=[10], help="frames where NLM multi runs")
+    p.add_argument("--nlm-images", type=int, default=1,
+                   help="NLM multi on the first N images only (~20 s per 640x480 colour frame)")
     p.add_argument("--bm3d", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--bm3d-images", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)

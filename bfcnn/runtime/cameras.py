@@ -15,24 +15,56 @@ import numpy as np
 from bfcnn.runtime.sources import SourceError
 
 
-class CameraSource:
-    """OpenCV camera (V4L2 on Linux) with MJPG, requested size/fps, a 1-frame buffer, and
-    reopening with exponential backoff when reads fail; gives up after `retries` failed reads
-    in a row and ends the stream cleanly."""
+NETWORK_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
-    def __init__(self, index: int, width: int = 0, height: int = 0, fps: float = 0, retries: int = 5,
+
+def is_stream(spec: str) -> bool:
+    """A network stream URL (rtsp://, http://, ...) or a GStreamer pipeline ("... ! appsink")."""
+    return spec.lower().startswith(NETWORK_SCHEMES) or " ! " in spec
+
+
+def _has_gstreamer() -> bool:
+    for line in cv2.getBuildInformation().splitlines():
+        if line.strip().startswith("GStreamer:"):
+            return "YES" in line.upper()
+    return False
+
+
+class CameraSource:
+    """An OpenCV capture: a camera index (V4L2 on Linux: MJPG, requested size / fps), a network
+    stream URL (RTSP, HTTP MJPEG, ...: OpenCV's FFmpeg backend) or a GStreamer pipeline ending in
+    appsink (Jetson CSI cameras: nvarguscamerasrc ! ... ! appsink; needs an OpenCV built with
+    GStreamer). A 1-frame buffer; when reads fail it reopens with exponential backoff (an IP
+    camera rebooting, Wi-Fi dropping), gives up after `retries` failed reads in a row and ends
+    the stream cleanly."""
+
+    def __init__(self, device, width: int = 0, height: int = 0, fps: float = 0, retries: int = 5,
                  backoff: float = 0.05, capture_factory=cv2.VideoCapture) -> None:
-        self.index, self.width, self.height, self.fps, self.retries = index, width, height, fps or 30.0, retries
+        self.device, self.width, self.height, self.fps, self.retries = device, width, height, fps or 30.0, retries
+        self.index = device            # the name the messages use
         self.backoff = backoff
         self._factory = capture_factory
         self.reopened = 0
+        if isinstance(device, str) and " ! " in device and capture_factory is cv2.VideoCapture \
+                and not _has_gstreamer():
+            raise SourceError("this OpenCV has no GStreamer support, so it cannot open a GStreamer "
+                              "pipeline; on a Jetson use the system OpenCV (python3-opencv from JetPack, "
+                              "venv with --system-site-packages), or give an rtsp:// / http:// URL")
         self._cap = self._open()
 
     def _open(self):
+        if isinstance(self.device, str):
+            backend = cv2.CAP_GSTREAMER if " ! " in self.device else cv2.CAP_FFMPEG
+            cap = self._factory(self.device, backend)
+            if not cap.isOpened():
+                raise SourceError(f"cannot open stream {self.device!r}: check the address, that the "
+                                  f"camera or server is up and reachable from here, and any login in the URL")
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+            return cap
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
-        cap = self._factory(self.index, backend)
+        cap = self._factory(self.device, backend)
         if not cap.isOpened():
-            raise SourceError(f"cannot open camera {self.index} (/dev/video{self.index}): check it is "
+            raise SourceError(f"cannot open camera {self.device} (/dev/video{self.device}): check it is "
                               f"connected, not used by another program, and that you may read it "
                               f"(add yourself to the 'video' group); list cameras with v4l2-ctl --list-devices")
         cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))

@@ -1,0 +1,111 @@
+"""Network cameras: `--input rtsp://... / http://...` through OpenCV's FFmpeg backend, with the
+cameras' reconnect-with-backoff, tested end to end by pointing one bfcnn-runtime at another's
+MJPEG stream; GStreamer pipelines get a clear error where OpenCV lacks GStreamer."""
+import json
+import re
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from bfcnn.runtime import cameras, cli
+from bfcnn.runtime.sources import SourceError
+
+
+@pytest.fixture
+def mjpeg_server():
+    """A second bfcnn-runtime serving a synthetic camera's view at http://127.0.0.1:PORT/."""
+    proc = subprocess.Popen([sys.executable, "-m", "bfcnn.runtime.cli", "--synthetic", "--width", "160",
+                             "--height", "120", "--fps", "15", "--serve", "127.0.0.1:0", "--threads", "1",
+                             "--no-temporal"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = None
+    deadline = time.time() + 60
+    while url is None and time.time() < deadline:
+        line = proc.stderr.readline()
+        m = re.search(r"serving the view at (http://\S+)", line)
+        url = m.group(1).rstrip("/") if m else None
+    assert url, "the serving bfcnn-runtime did not start"
+    try:
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_one_runtime_denoises_another_runtimes_stream(mjpeg_server, tmp_path):
+    url, _ = mjpeg_server
+    out, stats = tmp_path / "net.mp4", tmp_path / "net.json"
+    code = cli.main(["--input", f"{url}/stream.mjpg", "--max-frames", "8", "--output", str(out),
+                     "--stats", str(stats), "--threads", "1"])
+    assert code == 0
+    data = json.loads(stats.read_text())
+    assert data["processed"] == 8 and data["temporal_model"] == "edge_color_video"
+    cap = cv2.VideoCapture(str(out))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) == 8
+    assert frames[0].shape == (120, 320, 3)              # the served view: noisy | denoised
+    assert frames[-1].std() > 5                          # a picture, not a blank frame
+
+
+def test_a_stream_that_goes_away_is_reopened_then_ends_cleanly(mjpeg_server, capsys):
+    url, proc = mjpeg_server
+    source = cameras.CameraSource(f"{url}/stream.mjpg", retries=2, backoff=0.01)
+    got = 0
+    for _ in source.frames():
+        got += 1
+        if got == 3:
+            proc.terminate()                             # the camera reboots / the Wi-Fi drops
+            proc.wait(timeout=30)
+    source.close()
+    err = capsys.readouterr().err
+    assert got >= 3 and "reopening" in err and "ending the run" in err
+
+
+class _FakeCapture:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, device, backend):
+        self.calls.append((device, backend))
+        return self
+
+    def isOpened(self):
+        return True
+
+    def set(self, *args):
+        return True
+
+    def read(self):
+        return True, np.zeros((4, 4, 3), np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_urls_use_ffmpeg_and_pipelines_use_gstreamer():
+    fake = _FakeCapture()
+    cameras.CameraSource("rtsp://192.0.2.1:554/stream", capture_factory=fake)
+    cameras.CameraSource("nvarguscamerasrc ! videoconvert ! appsink", capture_factory=fake)
+    assert fake.calls == [("rtsp://192.0.2.1:554/stream", cv2.CAP_FFMPEG),
+                          ("nvarguscamerasrc ! videoconvert ! appsink", cv2.CAP_GSTREAMER)]
+    assert cameras.is_stream("http://cam.local/video.mjpg") and not cameras.is_stream("clip.mp4")
+
+
+def test_a_pipeline_without_gstreamer_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(cameras, "_has_gstreamer", lambda: False)
+    with pytest.raises(SourceError, match="no GStreamer support"):
+        cameras.CameraSource("videotestsrc ! appsink")
+
+
+def test_an_unreachable_url_is_a_clear_error(capsys):
+    code = cli.main(["--input", "http://127.0.0.1:9/nothing.mjpg", "--max-frames", "2"])
+    assert code == 2 and "cannot open stream" in capsys.readouterr().err
