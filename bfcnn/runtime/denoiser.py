@@ -92,8 +92,8 @@ def finish_output(out: np.ndarray, image: np.ndarray, scale: np.float32, strengt
 
 def warn_gray_frame(name: str) -> None:
     warnings.warn(f"{name} is a colour model: on gray frames it removes little noise (~1 dB at "
-                  f"sigma 25); use a gray model (bfcnn.list_models()) for a gray camera",
-                  RuntimeWarning, stacklevel=4)
+                  f"sigma 25); use edge_gray_realtime or edge_gray_quality (or edge_gray_video for "
+                  f"a stream) for a gray camera", RuntimeWarning, stacklevel=4)
 
 
 class Denoiser:
