@@ -65,8 +65,7 @@ def estimate(prev_thumb: np.ndarray, thumb: np.ndarray, prev_fine: Optional[np.n
     ch, cw = _fast_even(h), _fast_even(w)
     y0, x0 = (h - ch) // 2, (w - cw) // 2
     window = cv2.createHanningWindow((cw, ch), cv2.CV_32F)
-    (sx, sy), response = cv2.phaseCorrelate(np.ascontiguousarray(thumb[y0:y0 + ch, x0:x0 + cw]),
-                                            np.ascontiguousarray(prev_thumb[y0:y0 + ch, x0:x0 + cw]), window)
+    (sx, sy), response = _phase_correlate(thumb[y0:y0 + ch, x0:x0 + cw], prev_thumb[y0:y0 + ch, x0:x0 + cw], window)
     if response < RELIABLE_RESPONSE:
         half = (max(1, w // 2), max(1, h // 2))
         coarse = float(np.mean(np.abs(cv2.resize(prev_thumb, half, interpolation=cv2.INTER_AREA)
@@ -98,12 +97,17 @@ def refine(prev_fine: np.ndarray, fine: np.ndarray, shift, factor: int,
                                                            and 0 <= x0 + ix and x0 + ix + cw <= w):
         return coarse
     window = cv2.createHanningWindow((cw, ch), cv2.CV_32F)
-    (sx, sy), response = cv2.phaseCorrelate(np.ascontiguousarray(fine[y0:y0 + ch, x0:x0 + cw]),
-                                            np.ascontiguousarray(prev_fine[y0 + iy:y0 + iy + ch, x0 + ix:x0 + ix + cw]),
-                                            window)
+    (sx, sy), response = _phase_correlate(fine[y0:y0 + ch, x0:x0 + cw],
+                                          prev_fine[y0 + iy:y0 + iy + ch, x0 + ix:x0 + ix + cw], window)
     if response < REFINE_RESPONSE or max(abs(sy), abs(sx)) > 2:
         return coarse
     return int(np.rint((iy + sy) * factor)), int(np.rint((ix + sx) * factor))
+
+
+def _phase_correlate(a: np.ndarray, b: np.ndarray, window: np.ndarray):
+    """cv2.phaseCorrelate on copies: with a window, OpenCV 5.0 multiplies its inputs by the window
+    in place (seen: the kept thumbnail of the previous frame came back tapered)."""
+    return cv2.phaseCorrelate(np.array(a, np.float32), np.array(b, np.float32), window)
 
 
 def _fast_even(n: int) -> int:

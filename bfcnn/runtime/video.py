@@ -15,6 +15,7 @@ HxWx1 or HxWx3 BGR; uint8 or float32 in [0, 1]); same shape and dtype out.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass
@@ -110,6 +111,31 @@ class VideoDenoiser:
             if frame is not image:
                 out = out.mean(axis=2, keepdims=True)
             return finish_output(out, image, scale, self.strength, dtype, squeeze)
+
+    def past_share(self, image: np.ndarray, epsilon: float = 1e-3) -> np.ndarray:
+        """How much of each output pixel for `image` (the next frame) comes from the past:
+        float32 [H, W] in [0, 1], without advancing the stream. The model is jointly homogeneous,
+        so its output is J_y y + J_p p (Euler); the past's part J_p p is the derivative along p,
+        taken here as a finite difference of two runs, over |output| (channel means). 0 on a
+        first frame and after a cut; near the trust G of the last blend elsewhere."""
+        image, _, dtype = validate_frame(image)
+        with self._lock:
+            scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+            frame = image if image.shape[2] == self.card.channels else np.repeat(image, self.card.channels, axis=2)
+            if frame.shape[2] != self.card.channels:
+                raise ValueError(f"{self.card.name} takes {self.card.channels}-channel frames")
+            saved = (self._past, self._past_thumb, self._past_fine, self._key, dataclasses.replace(self.stats))
+            try:
+                base = self._step(frame, scale).copy()
+                if saved[0] is None or self.stats.cuts > saved[4].cuts:
+                    return np.zeros(image.shape[:2], np.float32)
+                self._past, self._past_thumb, self._past_fine, self._key = \
+                    saved[0] * np.float32(1.0 + epsilon), saved[1], saved[2], saved[3]
+                moved = self._step(frame, scale)
+            finally:
+                self._past, self._past_thumb, self._past_fine, self._key, self.stats = saved
+            part = np.abs(moved - base).mean(axis=2) / np.float32(epsilon)
+            return np.clip(part / (np.abs(base).mean(axis=2) + np.float32(1e-6)), 0.0, 1.0)
 
     # ----------------------------------------------------------------- helpers
     def _step(self, frame: np.ndarray, scale: np.float32) -> np.ndarray:

@@ -95,3 +95,12 @@ def test_small_shifts_are_refined_at_half_resolution(photo, sigma):
         est = motion.estimate(luma(levels[0][2]), luma(levels[1][2]), luma(levels[0][1]), luma(levels[1][1]))
         errors.append(max(abs(est.shift[0] - dy), abs(est.shift[1] - dx)))
     assert max(errors) <= 1 and np.mean(errors) <= 0.25, errors
+
+
+def test_estimating_leaves_the_thumbnails_as_they_were(photo):
+    """cv2.phaseCorrelate with a window overwrites its inputs (OpenCV 5.0): the estimate must not
+    hand that on to the thumbnails VideoDenoiser keeps."""
+    a, b = motion.thumbnail(photo[:240, :320]), motion.thumbnail(photo[4:244, 6:326])
+    fa, fb = a.copy(), b.copy()
+    motion.estimate(a, b, np.repeat(np.repeat(a, 2, 0), 2, 1), np.repeat(np.repeat(b, 2, 0), 2, 1))
+    assert np.array_equal(a, fa) and np.array_equal(b, fb)

@@ -122,3 +122,17 @@ def test_cli_denoises_videos_with_the_frames_before(tmp_path, capsys):
     assert "with the frames before (edge_color_video)" in capsys.readouterr().err
     assert cli.main(["--input", clip, "--output", str(tmp_path / "e.mp4"), "--ensemble", "2"]) == 2
     assert "--no-temporal" in capsys.readouterr().err
+
+
+def test_past_share_shows_where_the_past_is_used_and_leaves_the_stream_alone():
+    clean, noisy = _frames("edge_color_video", "object", frames=8)
+    video, twin = VideoDenoiser(num_threads=2), VideoDenoiser(num_threads=2)
+    assert video.past_share(noisy[0]).max() == 0.0                # no past yet
+    for y in noisy[:7]:
+        video(y)
+        twin(y)
+    share = video.past_share(noisy[7])
+    assert np.array_equal(video(noisy[7]), twin(noisy[7]))          # asking did not advance the stream
+    moving = np.abs(clean[7].astype(int) - clean[6]).mean(axis=2) > 20
+    assert share.shape == noisy[7].shape[:2] and 0.0 <= share.min() and share.max() <= 1.0
+    assert share[~moving].mean() > 0.1 and share[moving].mean() < 0.5 * share[~moving].mean()
