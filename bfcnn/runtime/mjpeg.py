@@ -25,8 +25,11 @@ MAX_CLIENTS = 16
 CLIENT_TIMEOUT = 10.0
 _GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout, TimeoutError)
 
-PAGE = (b"<!doctype html><title>bfcnn</title><body style='margin:0;background:#111'>"
-        b"<img src='/stream.mjpg' style='width:100%'></body>")
+# the view (noisy | denoised, with fps and latency drawn in) at the window's width: a phone in
+# portrait gets the whole view, scaled, not a crop
+PAGE = (b"<!doctype html><meta name='viewport' content='width=device-width,initial-scale=1'>"
+        b"<title>bfcnn</title><body style='margin:0;background:#111'>"
+        b"<img src='/stream.mjpg' alt='bfcnn view' style='display:block;width:100%;height:auto'></body>")
 
 
 def parse_address(spec: str) -> Tuple[str, int]:
