@@ -29,16 +29,17 @@ class CheckpointMismatch(RuntimeError):
     """A checkpoint does not hold this config's model; the message says what to do."""
 
 
-def restore_latest(ckpt, manager) -> None:
-    """Restore the newest checkpoint and check that every model variable was in it. A silent
-    partial restore leaves random weights (seen: an export at 11 dB from a checkpoint written
-    by another graph version)."""
-    status = ckpt.restore(manager.latest_checkpoint)
+def restore_latest(ckpt, manager, path: str = "") -> None:
+    """Restore the newest checkpoint of `manager` (or the one at `path`) and check that every
+    model variable was in it. A silent partial restore leaves random weights (seen: an export
+    at 11 dB from a checkpoint written by another graph version)."""
+    path = path or manager.latest_checkpoint
+    status = ckpt.restore(path)
     try:
         status.assert_existing_objects_matched()
     except AssertionError as exc:
         raise CheckpointMismatch(
-            f"checkpoint {manager.latest_checkpoint} does not match the model of this pipeline "
+            f"checkpoint {path} does not match the model of this pipeline "
             f"config (different architecture, or written by an older bfcnn that keyed weights by "
             f"graph position): {str(exc)[:300]}. Use the config the run was trained with, or "
             f"export its float .tflite with that bfcnn version and continue with "

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from bfcnn.config import PipelineConfig, to_dict
-from bfcnn.trainer import losses, pruning
+from bfcnn.trainer import cluster, losses, pruning
 from bfcnn.trainer.checkpoints import build_checkpoint, ckpt_step, restore_latest
 from bfcnn.trainer.data.dataset import Prefetcher, load_images
 from bfcnn.trainer.data.noise import training_pair
@@ -47,14 +47,6 @@ class TrainResult:
 def total_steps(cfg: PipelineConfig) -> int:
     t = cfg.train
     return t.total_steps if t.total_steps > 0 else t.epochs * t.steps_per_epoch
-
-
-def _strategy(name: str):
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker_mirrored":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()  # default: one device
 
 
 def _write_run_files(model_dir: str, cfg: PipelineConfig) -> None:
@@ -94,15 +86,29 @@ class _StopFlag:
 
 def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
           max_steps: Optional[int] = None) -> TrainResult:
-    """Train (or resume) the model of `cfg` in `model_dir`. `max_steps` caps this call only."""
-    _write_run_files(model_dir, cfg)
-    t, d = cfg.train, cfg.dataset
+    """Train (or resume) the model of `cfg` in `model_dir`. `max_steps` caps this call only.
+    Under train.distribute = "multi_worker_mirrored" only the chief writes there (cluster.py)."""
+    t = cfg.train
     tf.keras.utils.set_random_seed(t.seed) if hasattr(tf.keras.utils, "set_random_seed") else None
-    strategy = _strategy(t.distribute)
+    strategy = cluster.strategy_for(t.distribute)
+    chief, own_dir = cluster.write_dir(strategy, model_dir)
+    try:
+        return _train(cfg, model_dir, own_dir, strategy, progress and chief, max_steps)
+    finally:
+        cluster.release(chief, own_dir)
+
+
+def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress: bool,
+           max_steps: Optional[int]) -> TrainResult:
+    """train() in the folder this process writes to (`own_dir`), resuming from the run's
+    checkpoints in `model_dir`."""
+    t, d = cfg.train, cfg.dataset
+    _write_run_files(own_dir, cfg)
     with strategy.scope():
-        built, optimizer, step_var, ckpt, manager = build_checkpoint(cfg, model_dir)
-    if manager.latest_checkpoint:
-        restore_latest(ckpt, manager)
+        built, optimizer, step_var, ckpt, manager = build_checkpoint(cfg, own_dir)
+    latest = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    if latest:
+        restore_latest(ckpt, manager, latest)
     elif t.initial_weights:
         _load_initial_weights(cfg, built)
     if t.initial_weights and not t.initial_weights_levels:  # fine-tuning: batch norms keep their statistics
@@ -110,6 +116,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
             if isinstance(layer, ScaleOnlyBatchNorm):
                 layer.frozen_statistics = True
     start = int(step_var.numpy())
+    saved = start if latest else -1
     end = total_steps(cfg)
     if max_steps is not None:
         end = min(end, start + max_steps)
@@ -162,8 +169,8 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         per = strategy.run(train_step, args=(*values, seed, iterations))
         return tuple(strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for v in per)
 
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
-    log_path = os.path.join(model_dir, "train_log.jsonl")
+    writer = tf.summary.create_file_writer(os.path.join(own_dir, "logs"))
+    log_path = os.path.join(own_dir, "train_log.jsonl")
     _truncate_log(log_path, start)
     images = load_images(cfg)
     prefetch = Prefetcher(images, d, t.seed, start)
@@ -229,10 +236,11 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                         tf.summary.image("random_batch", random_batch_images(model, t), step=step)
                 if step % t.checkpoint_every == 0:
                     manager.save(checkpoint_number=step)
+                    saved = step
                 if bar is not None:
                     bar.update(1)
     finally:
-        close_run(prefetch, bar, manager, step_var, diverged, writer)
+        close_run(prefetch, bar, manager, step_var, diverged, writer, saved)
     return TrainResult(steps=step, seconds=time.time() - began, last_loss=last_loss,
                        last_psnr=last_psnr, interrupted=interrupted)
 
@@ -248,14 +256,16 @@ def progress_bar(start: int, end: int):
                 maxinterval=10.0 if sys.stderr.isatty() else 60.0)
 
 
-def close_run(prefetch, bar, manager, step_var, diverged: bool, writer) -> None:
+def close_run(prefetch, bar, manager, step_var, diverged: bool, writer, saved: int) -> None:
     """End of a run, however it ended: stop the prefetch thread, close the bar, save the last
-    step unless it is saved already or the weights diverged (the last finite checkpoint stays
-    the newest), flush the logs."""
+    step unless it is saved already (`saved`: the last saved or restored step, -1 for none) or
+    the weights diverged (the last finite checkpoint stays the newest), flush the logs. The
+    decision uses only the step, so every worker of a multi-worker run makes the same one
+    (saving is collective there)."""
     prefetch.close()
     if bar is not None:
         bar.close()
-    if not diverged and (manager.latest_checkpoint is None or int(step_var.numpy()) != ckpt_step(manager)):
+    if not diverged and int(step_var.numpy()) != saved:
         manager.save(checkpoint_number=int(step_var.numpy()))
     writer.flush()
 

@@ -52,6 +52,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     elif t.initial_weights:
         _load_initial_weights(cfg, built)
     start, end = int(step_var.numpy()), total_steps(cfg)
+    saved = start if manager.latest_checkpoint else -1
     if max_steps is not None:
         end = min(end, start + max_steps)
     model = built.full
@@ -122,9 +123,10 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                                         first=f"{float(p_first):.2f}", refresh=False)
                 if step % t.checkpoint_every == 0:
                     manager.save(checkpoint_number=step)
+                    saved = step
                 if bar is not None:
                     bar.update(1)
     finally:
-        close_run(prefetch, bar, manager, step_var, diverged, writer)
+        close_run(prefetch, bar, manager, step_var, diverged, writer, saved)
     return TrainResult(steps=step, seconds=time.time() - began, last_loss=last_loss,
                        last_psnr=last_psnr, interrupted=interrupted)
