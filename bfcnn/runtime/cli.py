@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                    "images, and videos and cameras with --no-temporal)")
     p.add_argument("--video-model", default=None,
                    help="videos and cameras: the temporal model that also uses the frames before "
-                        "(default: edge_color_video, or edge_gray_video with a gray --model)")
+                        "(default: edge_color_video; edge_gray_video for --picamera2 lores frames "
+                        "with a gray --model)")
     p.add_argument("--no-temporal", action="store_true",
                    help="videos and cameras: denoise each frame alone with --model")
     p.add_argument("--quantization", default=None, help="model file: none (float32), int8, ...")
@@ -165,13 +166,21 @@ def _video_denoiser(args, den):
     """The VideoDenoiser for videos and cameras, or None with --no-temporal."""
     if args.no_temporal:
         return None
-    for flag, value, default in (("--ensemble", args.ensemble, 1), ("--tile", args.tile, None)):
+    for flag, value, default in (("--ensemble", args.ensemble, 1), ("--tile", args.tile, None),
+                                 ("--quantization", args.quantization if args.quantization != "none" else None, None)):
         if value != default:
-            raise ValueError(f"{flag} applies to still models, one frame at a time; add --no-temporal "
-                             f"to use it on videos and cameras")
+            raise ValueError(f"{flag} applies to --model, which videos and cameras use with --no-temporal "
+                             f"(the video models run float32 whole frames); add --no-temporal")
     from bfcnn.runtime.video import VideoDenoiser
-    name = args.video_model or ("edge_gray_video" if den.card.channels == 1 else DEFAULT_VIDEO_MODEL)
-    return VideoDenoiser(name, num_threads=args.threads, strength=args.strength)
+    # files, OpenCV cameras and streams give BGR frames whatever --model is; only Picamera2's
+    # lores stream hands a gray model its luma
+    gray = args.picamera2 and args.picamera2_stream == "lores" and den.card.channels == 1
+    name = args.video_model or ("edge_gray_video" if gray else DEFAULT_VIDEO_MODEL)
+    try:
+        return VideoDenoiser(name, num_threads=args.threads, strength=args.strength)
+    except ModelError as exc:
+        raise ModelError(f"--video-model {name}: {exc} (bfcnn-runtime: a still model goes to --model, "
+                         f"a video model to --video-model)") from None
 
 
 def _temporal_stats(stats: StreamStats, video) -> StreamStats:
@@ -203,8 +212,11 @@ def _run_live(den, args) -> int:
 def run(args: argparse.Namespace) -> int:
     from bfcnn.runtime.denoiser import Denoiser
     _check_numbers(args)
-    den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization,
-                   ensemble=args.ensemble, strength=args.strength)
+    try:
+        den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization,
+                       ensemble=args.ensemble, strength=args.strength)
+    except ModelError as exc:
+        raise ModelError(f"--model {args.model}: {exc} (bfcnn-runtime: a video model goes to --video-model)") from None
     args.probe = _probe(args)
     try:
         return _run(den, args)

@@ -7,9 +7,8 @@ shots the noise of many frames averages out; where the past does not fit (a movi
 uncovered border, a cut) it falls back to what it sees in this frame alone. Still bias-free:
 f(a*y, a*past) = a*f(y, past), so every output pixel is an adaptive filter over space and time.
 
-The state is the previous output (float32, the frame's padded size) and its thumbnail. It
-starts over (`reset()`, or by itself) on the first frame, on a change of frame size, channels
-or dtype, and on a detected cut (motion.estimate: no clear correlation peak and a large
+The state is the previous output (float32, the frame's padded size) and its thumbnails. It
+starts over (`reset()`, or by itself) on the first frame, on a change of frame shape or dtype, and on a detected cut (motion.estimate: no clear correlation peak and a large
 difference, or a large difference after alignment). Frames: the contract of Denoiser (HxW,
 HxWx1 or HxWx3 BGR; uint8 or float32 in [0, 1]); same shape and dtype out.
 """
@@ -18,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import traceback
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -83,10 +83,15 @@ class VideoDenoiser:
         self._lock = threading.Lock()
         self._warned_gray = False
         self.stats = VideoStats()
-        self.reset()
+        self._forget()
 
     def reset(self) -> None:
-        """Forget the past: the next frame is denoised as a first frame."""
+        """Forget the past: the next frame is denoised as a first frame. Waits for a frame in
+        progress (its past would otherwise be kept after the reset)."""
+        with self._lock:
+            self._forget()
+
+    def _forget(self) -> None:
         self._past: Optional[np.ndarray] = None
         self._past_thumb: Optional[np.ndarray] = None
         self._past_fine: Optional[np.ndarray] = None
@@ -101,13 +106,14 @@ class VideoDenoiser:
             if image.shape[2] != self.card.channels:
                 if self.card.channels == 1:
                     raise ValueError(f"{self.card.name} is a gray video model and the frame has 3 channels; "
-                                     f"use a colour video model (edge_color_video) or pass "
+                                     f"use a colour video model (edge_color_video; bfcnn-runtime: "
+                                     f"--video-model edge_color_video) or pass "
                                      f"cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)")
                 if not self._warned_gray:
                     self._warned_gray = True
                     warn_gray_frame(self.card.name)
                 frame = np.repeat(image, 3, axis=2)
-            out = self._step(frame, scale)
+            out = self._step(frame, scale, (image.shape, dtype))
             if frame is not image:
                 out = out.mean(axis=2, keepdims=True)
             return finish_output(out, image, scale, self.strength, dtype, squeeze)
@@ -123,23 +129,25 @@ class VideoDenoiser:
             scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
             frame = image if image.shape[2] == self.card.channels else np.repeat(image, self.card.channels, axis=2)
             if frame.shape[2] != self.card.channels:
-                raise ValueError(f"{self.card.name} takes {self.card.channels}-channel frames")
+                raise ValueError(f"{self.card.name} is a gray video model and the frame has 3 channels; "
+                                 f"use a colour video model (edge_color_video)")
             saved = (self._past, self._past_thumb, self._past_fine, self._key, dataclasses.replace(self.stats))
             try:
-                base = self._step(frame, scale).copy()
+                base = self._step(frame, scale, (image.shape, dtype)).copy()
                 if saved[0] is None or self.stats.cuts > saved[4].cuts:
                     return np.zeros(image.shape[:2], np.float32)
                 self._past, self._past_thumb, self._past_fine, self._key = \
                     saved[0] * np.float32(1.0 + epsilon), saved[1], saved[2], saved[3]
-                moved = self._step(frame, scale)
+                moved = self._step(frame, scale, (image.shape, dtype))
             finally:
                 self._past, self._past_thumb, self._past_fine, self._key, self.stats = saved
             part = np.abs(moved - base).mean(axis=2) / np.float32(epsilon)
             return np.clip(part / (np.abs(base).mean(axis=2) + np.float32(1e-6)), 0.0, 1.0)
 
     # ----------------------------------------------------------------- helpers
-    def _step(self, frame: np.ndarray, scale: np.float32) -> np.ndarray:
-        """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]; updates the state.
+    def _step(self, frame: np.ndarray, scale: np.float32, key: Tuple) -> np.ndarray:
+        """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]; updates the state. `key`
+        (the caller's frame shape and dtype): a new one starts over.
 
         Motion is estimated between the thumbnails of consecutive *frames* (an output is
         aligned with its frame), and the thumbnail is the frame pyramid's 1/4 level that the
@@ -151,14 +159,13 @@ class VideoDenoiser:
         ph, pw = align_up(h, stride), align_up(w, stride)
         if (ph, pw) != (h, w):
             frame = pad_bottom_right(frame, ph - h, pw - w)
-        key = (ph, pw, c)
-        self.stats.frames += 1
         restart = self._past is None or key != self._key
         levels = self.card.levels
         shapes = [(lh, lw, c) for lh, lw in pyramid.level_shapes(ph, pw, levels)]
         quantized = self._model.quantized
         views = self._model.input_views(shapes + shapes) if not quantized else None  # level_*, prev_*
         try:
+            self.stats.frames += 1
             frame_levels = pyramid.pyramid_down(frame, levels, float(scale), out=views[:levels] if views else None,
                                                 threads=self.num_threads)
             frame_levels = views[:levels] if views else frame_levels
@@ -185,6 +192,11 @@ class VideoDenoiser:
                                                    threads=self.num_threads)
             if quantized:
                 pyramids = [np.asarray(lvl) for lvl in list(frame_levels) + list(past_levels)]
+        except BaseException as exc:
+            # a kept traceback (a notebook keeps the last one) would keep the callees' frames
+            # and with them views of the interpreter's buffers: every later frame would fail
+            traceback.clear_frames(exc.__traceback__)
+            raise
         finally:
             if views is not None:
                 views.clear()   # LiteRT refuses to invoke while views of its buffers are alive

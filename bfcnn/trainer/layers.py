@@ -163,7 +163,12 @@ class TemporalBlend(keras.layers.Layer):
     def call(self, inputs):
         g, p, corr = inputs[:3]
         logit = None if self.given_trust else self.logit(inputs)
-        trust = inputs[4] if self.given_trust else ops.sigmoid(logit)
+        # where there is no past at all (p = 0 in every channel: a first frame, a cut) the trust is
+        # exactly 0, so the output is exactly the still model's (sigmoid alone left ~1%: first
+        # frames came out 0.9 grey levels darker). An indicator is degree 0: still homogeneous.
+        present = None if self.given_trust else \
+            ops.cast(ops.greater(ops.sum(ops.abs(p), axis=-1, keepdims=True), 0.0), p.dtype)
+        trust = inputs[4] if self.given_trust else ops.sigmoid(logit) * present
         if self.final:
             s = g + corr
             out = s + trust * (p - s)
@@ -174,7 +179,7 @@ class TemporalBlend(keras.layers.Layer):
         z = self.pass_scale * logit + LOGIT_SCALE * self.pass_offset
         copies = 4 if self.pass_on == "logit" else 4 * self.channels
         if self.pass_on == "trust":
-            z = ops.sigmoid(z)
+            z = ops.sigmoid(z) * present
         return [out, ops.conv(z, ops.ones((1, 1, 1, copies)), padding="same")]
 
     def compute_output_shape(self, input_shape):

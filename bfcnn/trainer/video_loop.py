@@ -19,10 +19,11 @@ import numpy as np
 import tensorflow as tf
 
 from bfcnn.config import PipelineConfig
-from bfcnn.trainer import losses
+from bfcnn.trainer import losses, tflite_weights
 from bfcnn.trainer.checkpoints import build_checkpoint, ckpt_step, restore_latest
 from bfcnn.trainer.data.dataset import Prefetcher, load_images
 from bfcnn.trainer.data.sequences import sample_sequences
+from bfcnn.trainer.layers import ScaleOnlyBatchNorm
 from bfcnn.trainer.train_loop import (TrainingDiverged, TrainResult, _finite, _load_initial_weights,
                                       _StopFlag, _truncate_log, _write_run_files, close_run, progress_bar,
                                       total_steps)
@@ -51,6 +52,10 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
         restore_latest(ckpt, manager)
     elif t.initial_weights:
         _load_initial_weights(cfg, built)
+    if cfg.video.freeze_still:   # the still model's batch norms keep their statistics too
+        for layer in tflite_weights.iter_layers(built.core):
+            if isinstance(layer, ScaleOnlyBatchNorm):
+                layer.frozen_statistics = True
     start, end = int(step_var.numpy()), total_steps(cfg)
     saved = start if manager.latest_checkpoint else -1
     if max_steps is not None:

@@ -136,3 +136,46 @@ def test_past_share_shows_where_the_past_is_used_and_leaves_the_stream_alone():
     moving = np.abs(clean[7].astype(int) - clean[6]).mean(axis=2) > 20
     assert share.shape == noisy[7].shape[:2] and 0.0 <= share.min() and share.max() <= 1.0
     assert share[~moving].mean() > 0.1 and share[moving].mean() < 0.5 * share[~moving].mean()
+
+
+@pytest.mark.parametrize("name", VIDEO_MODELS)
+def test_a_first_frame_is_the_still_models(name):
+    """No past (a first frame, a reset, a cut): the trust is exactly 0, so the output is the
+    still model's, to the rounding of a different graph."""
+    _, noisy = _frames(name, "static", frames=1)
+    first = VideoDenoiser(name, num_threads=2)(noisy[0]).astype(int)
+    still = Denoiser(STILL[name], num_threads=2)(noisy[0]).astype(int)
+    assert np.abs(first - still).max() <= 1 and np.mean(first != still) < 0.01
+
+
+def test_any_change_of_frame_shape_or_dtype_starts_over():
+    _, noisy = _frames("edge_color_video", "static", frames=2)
+    video = VideoDenoiser(num_threads=2)
+    video(noisy[0])
+    for frame in (noisy[1][:238, :318], noisy[1][:238, :318, 1], noisy[1].astype(np.float32) / 255):
+        before = video.stats.restarts
+        out = video(np.ascontiguousarray(frame))
+        assert video.stats.restarts == before + 1
+        assert np.array_equal(out, VideoDenoiser(num_threads=2)(np.ascontiguousarray(frame)))
+
+
+def test_an_error_mid_frame_leaves_the_denoiser_usable_while_the_exception_is_kept(monkeypatch):
+    """A notebook keeps the last traceback; it must not keep views of LiteRT's buffers alive."""
+    _, noisy = _frames("edge_color_video", "static", frames=3)
+    video = VideoDenoiser(num_threads=2)
+    video(noisy[0])
+    real = pyramid.pyramid_down
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:                       # the past's pyramid, views in hand
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(pyramid, "pyramid_down", failing)
+    try:
+        video(noisy[1])
+    except KeyboardInterrupt as exc:
+        kept = exc                                # noqa: F841  (kept, as a REPL would)
+    monkeypatch.setattr(pyramid, "pyramid_down", real)
+    assert video(noisy[2]).shape == noisy[2].shape
