@@ -74,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", metavar="FILE", help="write the run's statistics as JSON")
     p.add_argument("--explain-pixel", metavar="X,Y",
                    help="with --display/--serve: inset the adaptive filter of this pixel, refreshed in "
-                        "the background (costs CPU: see benchmarks/RESULTS.md)")
+                        "the background (costs CPU: see benchmarks/RESULTS.md); it is --model's filter, "
+                        "the still model's, also when videos and cameras run a video model")
     return p
 
 
