@@ -26,7 +26,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     from bfcnn.trainer.tflite_weights import WeightImportError
     from bfcnn.trainer.checkpoints import CheckpointMismatch
-    from bfcnn.trainer.train_loop import TrainingDiverged  # TensorFlow import happens here
+    from bfcnn.trainer.run_log import TrainingDiverged  # TensorFlow import happens here
     if cfg.model.temporal:   # sequences, unrolled through the recurrence
         from bfcnn.trainer.video_loop import train
     else:

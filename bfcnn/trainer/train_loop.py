@@ -9,79 +9,30 @@ Model directory layout:
 """
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sys
 import time
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
-from bfcnn.config import PipelineConfig, to_dict
+from bfcnn.config import PipelineConfig
 from bfcnn.trainer import cluster, losses, pruning
-from bfcnn.trainer.checkpoints import build_checkpoint, ckpt_step, restore_latest
+from bfcnn.trainer.checkpoints import build_checkpoint, restore_latest
 from bfcnn.trainer.data.dataset import Prefetcher, load_images
 from bfcnn.trainer.data.noise import training_pair
+from bfcnn.trainer.run_log import (TrainResult, StopFlag, close_run, diverged_at,
+                                   log_step, progress_bar, truncate_log, write_run_files)
 from bfcnn.trainer import tflite_weights
 from bfcnn.trainer.layers import ScaleOnlyBatchNorm
 from bfcnn.trainer.pyramid import PyrDown, gaussian_pyramid
 from bfcnn.trainer.visualize import image_grid, random_batch_images
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last finite checkpoint is kept, nothing after it saved."""
-
-
-@dataclass
-class TrainResult:
-    steps: int
-    seconds: float
-    last_loss: float
-    last_psnr: float
-    interrupted: bool
-
-
 def total_steps(cfg: PipelineConfig) -> int:
     t = cfg.train
     return t.total_steps if t.total_steps > 0 else t.epochs * t.steps_per_epoch
-
-
-def _write_run_files(model_dir: str, cfg: PipelineConfig) -> None:
-    os.makedirs(model_dir, exist_ok=True)
-    tmp = os.path.join(model_dir, "pipeline.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(to_dict(cfg), f, indent=2)
-    os.replace(tmp, os.path.join(model_dir, "pipeline.json"))
-    with open(os.path.join(model_dir, "command.txt"), "a", encoding="utf-8") as f:
-        f.write(" ".join(getattr(sys, "orig_argv", [sys.executable] + sys.argv)) + f"  # {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-
-
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint and returns cleanly."""
-
-    def __init__(self):
-        self.stop = False
-        self._old = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        if self.stop:  # second Ctrl-C: give up at once
-            raise KeyboardInterrupt
-        self.stop = True
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
@@ -103,7 +54,7 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
     """train() in the folder this process writes to (`own_dir`), resuming from the run's
     checkpoints in `model_dir`."""
     t, d = cfg.train, cfg.dataset
-    _write_run_files(own_dir, cfg)
+    write_run_files(own_dir, cfg)
     with strategy.scope():
         built, optimizer, step_var, ckpt, manager = build_checkpoint(cfg, own_dir)
     latest = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
@@ -171,7 +122,7 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
 
     writer = tf.summary.create_file_writer(os.path.join(own_dir, "logs"))
     log_path = os.path.join(own_dir, "train_log.jsonl")
-    _truncate_log(log_path, start)
+    truncate_log(log_path, start)
     images = load_images(cfg)
     prefetch = Prefetcher(images, d, t.seed, start)
     bar = progress_bar(start, end) if progress else None
@@ -181,7 +132,7 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
     step = start
     diverged = False
     try:
-        with _StopFlag() as flag:
+        with StopFlag() as flag:
             batches = iter(prefetch)
             while step < end:
                 if flag.stop:
@@ -193,13 +144,7 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
                 loss, p_out, p_in = run_step(batch, seed, iters)
                 if not np.isfinite(float(loss)):
                     diverged = True
-                    raise TrainingDiverged(
-                        f"the loss became {float(loss)} at step {step + 1}; the weights are no longer "
-                        f"finite, so nothing after the last checkpoint "
-                        f"({ckpt_step(manager) if manager.latest_checkpoint else 'none'}) was saved. "
-                        f"Likely cause: the learning rate ({t.optimizer.learning_rate:g}) is too high "
-                        f"or gradient clipping is off (train.optimizer.gradient_clipping_by_norm = "
-                        f"{t.optimizer.gradient_clipping_by_norm:g}); lower it and re-run to resume")
+                    raise diverged_at(float(loss), step + 1, manager, t)
                 step += 1
                 step_var.assign(step)
                 window_n += 1
@@ -210,16 +155,9 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
                     last_loss, last_psnr = float(loss), float(p_out)
                     rate = window_n * d.batch_size / max(time.time() - window_t, 1e-9)
                     window_t, window_n = time.time(), 0
-                    with writer.as_default(step=step):
-                        tf.summary.scalar("loss", last_loss)
-                        tf.summary.scalar("psnr_denoised", last_psnr)
-                        tf.summary.scalar("psnr_noisy", float(p_in))
-                        tf.summary.scalar("patches_per_second", rate)
-                        tf.summary.scalar("learning_rate", float(optimizer.learning_rate))
-                    with open(log_path, "a", encoding="utf-8") as f:
-                        f.write(json.dumps({"step": step, "loss": _finite(last_loss), "psnr": _finite(last_psnr),
-                                            "psnr_noisy": _finite(float(p_in)), "patches_per_s": rate,
-                                            "time": time.time()}) + "\n")
+                    log_step(writer, log_path, step, {"loss": last_loss, "psnr": last_psnr,
+                                                      "psnr_noisy": float(p_in), "patches_per_s": rate},
+                             learning_rate=float(optimizer.learning_rate))
                     if bar is not None:
                         # refresh=False: set_postfix otherwise redraws at once, every 20 steps,
                         # whatever mininterval says (a log file then grows by a line a second)
@@ -243,57 +181,6 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
         close_run(prefetch, bar, manager, step_var, diverged, writer, saved)
     return TrainResult(steps=step, seconds=time.time() - began, last_loss=last_loss,
                        last_psnr=last_psnr, interrupted=interrupted)
-
-
-def progress_bar(start: int, end: int):
-    """The training progress bar (tqdm). Redirected to a file (a background run's log), it
-    redraws once a minute, not 10 times a second: a 6,000-step run's log was otherwise megabytes
-    of bar redraws. maxinterval too: below mininterval, tqdm redraws every maxinterval once the
-    first minute has passed."""
-    from tqdm import tqdm
-    return tqdm(total=end, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr,
-                mininterval=0.1 if sys.stderr.isatty() else 60.0,
-                maxinterval=10.0 if sys.stderr.isatty() else 60.0)
-
-
-def close_run(prefetch, bar, manager, step_var, diverged: bool, writer, saved: int) -> None:
-    """End of a run, however it ended: stop the prefetch thread, close the bar, save the last
-    step unless it is saved already (`saved`: the last saved or restored step, -1 for none) or
-    the weights diverged (the last finite checkpoint stays the newest), flush the logs. The
-    decision uses only the step, so every worker of a multi-worker run makes the same one
-    (saving is collective there)."""
-    prefetch.close()
-    if bar is not None:
-        bar.close()
-    if not diverged and int(step_var.numpy()) != saved:
-        manager.save(checkpoint_number=int(step_var.numpy()))
-    writer.flush()
-
-
-def _finite(value: float):
-    """A number for the JSON log, or null when it is NaN / infinite (bare NaN is not JSON)."""
-    return value if np.isfinite(value) else None
-
-
-def _truncate_log(path: str, start: int) -> None:
-    """On resume, drop log lines past the checkpoint the run restarts from: those steps are
-    trained again, and the log would otherwise hold them twice."""
-    if not os.path.exists(path):
-        return
-    with open(path, "r", encoding="utf-8") as f:
-        lines = f.readlines()
-    keep = []
-    for line in lines:
-        try:
-            if json.loads(line)["step"] <= start:
-                keep.append(line)
-        except (ValueError, KeyError, TypeError):
-            continue   # a line cut short by a crash
-    if len(keep) != len(lines):
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(keep)
-        os.replace(tmp, path)
 
 
 def _load_initial_weights(cfg: PipelineConfig, built) -> None:

@@ -10,7 +10,6 @@ train_log.jsonl adds psnr_first: the first frame's PSNR, i.e. what the model doe
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Optional
@@ -20,13 +19,13 @@ import tensorflow as tf
 
 from bfcnn.config import PipelineConfig
 from bfcnn.trainer import losses, tflite_weights
-from bfcnn.trainer.checkpoints import build_checkpoint, ckpt_step, restore_latest
+from bfcnn.trainer.checkpoints import build_checkpoint, restore_latest
 from bfcnn.trainer.data.dataset import Prefetcher, load_images
 from bfcnn.trainer.data.sequences import sample_sequences
 from bfcnn.trainer.layers import ScaleOnlyBatchNorm
-from bfcnn.trainer.train_loop import (TrainingDiverged, TrainResult, _finite, _load_initial_weights,
-                                      _StopFlag, _truncate_log, _write_run_files, close_run, progress_bar,
-                                      total_steps)
+from bfcnn.trainer.run_log import (TrainResult, StopFlag, close_run, diverged_at, log_step, progress_bar,
+                                   truncate_log, write_run_files)
+from bfcnn.trainer.train_loop import _load_initial_weights, total_steps
 
 
 def align_batch(prev: tf.Tensor, shifts: tf.Tensor) -> tf.Tensor:
@@ -44,7 +43,7 @@ def align_batch(prev: tf.Tensor, shifts: tf.Tensor) -> tf.Tensor:
 def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
           max_steps: Optional[int] = None) -> TrainResult:
     """Train (or resume) the temporal model of `cfg` in `model_dir`; see the module docstring."""
-    _write_run_files(model_dir, cfg)
+    write_run_files(model_dir, cfg)
     t, d, frames = cfg.train, cfg.dataset, cfg.video.frames
     tf.keras.utils.set_random_seed(t.seed)
     built, optimizer, step_var, ckpt, manager = build_checkpoint(cfg, model_dir)
@@ -83,7 +82,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                 losses.psnr(first, clean[:, 0]))
 
     log_path = os.path.join(model_dir, "train_log.jsonl")
-    _truncate_log(log_path, start)
+    truncate_log(log_path, start)
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
     prefetch = Prefetcher(load_images(cfg), d, t.seed, start,
                           sample=lambda imgs, seed, step: sample_sequences(imgs, cfg, seed, step))
@@ -91,7 +90,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
     began, last_loss, last_psnr, interrupted, diverged = time.time(), float("nan"), float("nan"), False, False
     window_t, window_n, step = time.time(), 0, start
     try:
-        with _StopFlag() as flag:
+        with StopFlag() as flag:
             batches = iter(prefetch)
             while step < end:
                 if flag.stop:
@@ -101,11 +100,7 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                 loss, p_out, p_in, p_first = train_step(batch.clean, batch.noisy, batch.shifts)
                 if not np.isfinite(float(loss)):
                     diverged = True
-                    raise TrainingDiverged(
-                        f"the loss became {float(loss)} at step {step + 1}; nothing after the last "
-                        f"checkpoint ({ckpt_step(manager) if manager.latest_checkpoint else 'none'}) was "
-                        f"saved. Likely cause: the learning rate ({t.optimizer.learning_rate:g}) is too "
-                        f"high; lower it and re-run to resume")
+                    raise diverged_at(float(loss), step + 1, manager, t)
                 step += 1
                 step_var.assign(step)
                 window_n += 1
@@ -113,16 +108,9 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
                     last_loss, last_psnr = float(loss), float(p_out)
                     rate = window_n * d.batch_size * frames / max(time.time() - window_t, 1e-9)
                     window_t, window_n = time.time(), 0
-                    with writer.as_default(step=step):
-                        for name, value in (("loss", last_loss), ("psnr_denoised", last_psnr),
-                                            ("psnr_noisy", float(p_in)), ("psnr_first", float(p_first)),
-                                            ("patches_per_second", rate)):
-                            tf.summary.scalar(name, value)
-                    with open(log_path, "a", encoding="utf-8") as f:
-                        f.write(json.dumps({"step": step, "loss": _finite(last_loss), "psnr": _finite(last_psnr),
-                                            "psnr_noisy": _finite(float(p_in)),
-                                            "psnr_first": _finite(float(p_first)), "patches_per_s": rate,
-                                            "time": time.time()}) + "\n")
+                    log_step(writer, log_path, step, {"loss": last_loss, "psnr": last_psnr,
+                                                      "psnr_noisy": float(p_in), "psnr_first": float(p_first),
+                                                      "patches_per_s": rate})
                     if bar is not None:
                         bar.set_postfix(loss=f"{last_loss:.3f}", psnr=f"{last_psnr:.2f}",
                                         first=f"{float(p_first):.2f}", refresh=False)
