@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.report import publish, table  # noqa: E402
-from bfcnn.evaluation import bm3d, load_set, psnr  # noqa: E402
+from bfcnn.evaluation import add_noise, bm3d, load_set, psnr  # noqa: E402
 from bfcnn.runtime import Denoiser, VideoDenoiser  # noqa: E402
 from bfcnn.video_scenes import SCENES, scene  # noqa: E402
 
@@ -49,9 +49,7 @@ def noisy_frames(clean: List[np.ndarray], noise: str, seed: int):
         pairs = [camera_pair(c, cfg, np.random.default_rng(seed), noise_rng=np.random.default_rng([seed, t]))
                  for t, c in enumerate(clean)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
-    sigma = float(noise)
-    return clean, [np.clip(np.rint(c + sigma * rng.standard_normal(c.shape)), 0, 255).astype(np.uint8)
-                   for c in clean]
+    return clean, [add_noise(c, float(noise), rng) for c in clean]
 
 
 def _ema(noisy: List[np.ndarray]) -> List[np.ndarray]:
@@ -123,8 +121,7 @@ def speed(args, still, video) -> Dict:
     from bfcnn.runtime.pipeline import named, run_stream
     rng = np.random.default_rng(0)
     base = cv2.resize(load_set("Kodak24", limit=1)[0], (640, 480), interpolation=cv2.INTER_AREA)
-    frames = [np.clip(np.rint(base + 20 * rng.standard_normal(base.shape)), 0, 255).astype(np.uint8)
-              for _ in range(8)]
+    frames = [add_noise(base, 20.0, rng) for _ in range(8)]
     video.reset()
     t_still, t_video, t_nlm = [], [], []
     for k in range(args.speed_frames):

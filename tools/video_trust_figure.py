@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bfcnn.evaluation import load_set, psnr  # noqa: E402
+from bfcnn.evaluation import add_noise, load_set, psnr  # noqa: E402
 from bfcnn.runtime import Denoiser, VideoDenoiser  # noqa: E402
 from bfcnn.video_scenes import SCENES, scene  # noqa: E402
 
@@ -28,7 +28,7 @@ def main() -> None:
     imgs = [im if im.shape[1] >= im.shape[0] else np.ascontiguousarray(np.rot90(im)) for im in load_set("Kodak24", limit=2)]
     clean = scene(args.scene, imgs[0], imgs[1], frames=args.frames, size=(240, 320))
     rng = np.random.default_rng(0)
-    noisy = [np.clip(np.rint(c + args.sigma * rng.standard_normal(c.shape)), 0, 255).astype(np.uint8) for c in clean]
+    noisy = [add_noise(c, args.sigma, rng) for c in clean]
     video = VideoDenoiser(num_threads=2)
     for frame in noisy[:-1]:
         video(frame)

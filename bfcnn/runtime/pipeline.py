@@ -109,6 +109,7 @@ class StreamStats:
     latency_ms_max: float = 0.0
     denoise_ms_p50: float = 0.0
     interrupted: bool = False
+    # the video model's, for the whole run (the CLI copies its VideoDenoiser.stats in at the end)
     temporal_model: str = ""       # the video model, when frames were denoised with the ones before
     temporal_restarts: int = 0     # times it started over: first frames, new sizes, files, cuts
     temporal_cuts: int = 0         # cuts it detected
@@ -131,9 +132,6 @@ class StreamStats:
         return StreamStats(captured=self.captured + other.captured, processed=self.processed + other.processed,
                            dropped=self.dropped + other.dropped, seconds=self.seconds + other.seconds,
                            interrupted=self.interrupted or other.interrupted,
-                           temporal_model=other.temporal_model or self.temporal_model,
-                           temporal_restarts=self.temporal_restarts + other.temporal_restarts,
-                           temporal_cuts=self.temporal_cuts + other.temporal_cuts,
                            latencies_ms=self.latencies_ms + other.latencies_ms,
                            denoise_ms=self.denoise_ms + other.denoise_ms).finish()
 

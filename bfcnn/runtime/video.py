@@ -102,17 +102,7 @@ class VideoDenoiser:
         image, squeeze, dtype = validate_frame(image)
         with self._lock:
             scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
-            frame = image
-            if image.shape[2] != self.card.channels:
-                if self.card.channels == 1:
-                    raise ValueError(f"{self.card.name} is a gray video model and the frame has 3 channels; "
-                                     f"use a colour video model (edge_color_video; bfcnn-runtime: "
-                                     f"--video-model edge_color_video) or pass "
-                                     f"cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)")
-                if not self._warned_gray:
-                    self._warned_gray = True
-                    warn_gray_frame(self.card.name)
-                frame = np.repeat(image, 3, axis=2)
+            frame = self._model_frame(image)
             out = self._step(frame, scale, (image.shape, dtype))
             if frame is not image:
                 out = out.mean(axis=2, keepdims=True)
@@ -127,10 +117,7 @@ class VideoDenoiser:
         image, _, dtype = validate_frame(image)
         with self._lock:
             scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
-            frame = image if image.shape[2] == self.card.channels else np.repeat(image, self.card.channels, axis=2)
-            if frame.shape[2] != self.card.channels:
-                raise ValueError(f"{self.card.name} is a gray video model and the frame has 3 channels; "
-                                 f"use a colour video model (edge_color_video)")
+            frame = self._model_frame(image)
             saved = (self._past, self._past_thumb, self._past_fine, self._key, dataclasses.replace(self.stats))
             try:
                 base = self._step(frame, scale, (image.shape, dtype)).copy()
@@ -145,6 +132,20 @@ class VideoDenoiser:
             return np.clip(part / (np.abs(base).mean(axis=2) + np.float32(1e-6)), 0.0, 1.0)
 
     # ----------------------------------------------------------------- helpers
+    def _model_frame(self, image: np.ndarray) -> np.ndarray:
+        """[H, W, C] in the model's channels: a gray frame is repeated for a colour model (which
+        warns once, as Denoiser does); a colour frame for a gray model is refused."""
+        if image.shape[2] == self.card.channels:
+            return image
+        if self.card.channels == 1:
+            raise ValueError(f"{self.card.name} is a gray video model and the frame has 3 channels; "
+                             f"use a colour video model (edge_color_video; bfcnn-runtime: "
+                             f"--video-model edge_color_video) or pass cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)")
+        if not self._warned_gray:
+            self._warned_gray = True
+            warn_gray_frame(self.card.name)
+        return np.repeat(image, 3, axis=2)
+
     def _step(self, frame: np.ndarray, scale: np.float32, key: Tuple) -> np.ndarray:
         """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]; updates the state. `key`
         (the caller's frame shape and dtype): a new one starts over.
@@ -168,7 +169,6 @@ class VideoDenoiser:
             self.stats.frames += 1
             frame_levels = pyramid.pyramid_down(frame, levels, float(scale), out=views[:levels] if views else None,
                                                 threads=self.num_threads)
-            frame_levels = views[:levels] if views else frame_levels
             thumb = _thumbnail(frame_levels, frame, scale)
             fine = _luma(frame_levels[1]) if levels > 2 else None
             if restart:
@@ -177,14 +177,15 @@ class VideoDenoiser:
             else:
                 est = motion.estimate(self._past_thumb, thumb, self._past_fine, fine)
                 shift = est.shift if self.motion else (0, 0)
-                past = motion.align(self._past, shift)
                 if self.detect_cuts and est.cut:
                     past, shift = None, (0, 0)
                     self.stats.cuts += 1
                     self.stats.restarts += 1
+                else:   # a still camera: the kept past as it is, no copy
+                    past = self._past if shift == (0, 0) else motion.align(self._past, shift)
             self.stats.last_shift = shift
             if past is None:        # no past: 0, far from any frame (the model does not trust it)
-                past_levels = [np.zeros(shape, np.float32) for shape in shapes]
+                past_levels = [np.zeros(shape, np.float32) for shape in shapes] if quantized else None
                 for k in range(levels if views else 0):
                     views[levels + k][...] = 0.0
             else:

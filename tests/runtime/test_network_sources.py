@@ -8,11 +8,11 @@ import sys
 import time
 
 import cv2
-import numpy as np
 import pytest
 
 from bfcnn.runtime import cameras, cli
 from bfcnn.runtime.sources import SourceError
+from tests.runtime.test_stream import FakeCapture
 
 
 @pytest.fixture
@@ -70,33 +70,12 @@ def test_a_stream_that_goes_away_is_reopened_then_ends_cleanly(mjpeg_server, cap
     assert got >= 3 and "reopening" in err and "ending the run" in err
 
 
-class _FakeCapture:
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, device, backend):
-        self.calls.append((device, backend))
-        return self
-
-    def isOpened(self):
-        return True
-
-    def set(self, *args):
-        return True
-
-    def read(self):
-        return True, np.zeros((4, 4, 3), np.uint8)
-
-    def release(self):
-        pass
-
-
 def test_urls_use_ffmpeg_and_pipelines_use_gstreamer():
-    fake = _FakeCapture()
-    cameras.CameraSource("rtsp://192.0.2.1:554/stream", capture_factory=fake)
-    cameras.CameraSource("nvarguscamerasrc ! videoconvert ! appsink", capture_factory=fake)
-    assert fake.calls == [("rtsp://192.0.2.1:554/stream", cv2.CAP_FFMPEG),
-                          ("nvarguscamerasrc ! videoconvert ! appsink", cv2.CAP_GSTREAMER)]
+    FakeCapture.opened = []
+    cameras.CameraSource("rtsp://192.0.2.1:554/stream", capture_factory=FakeCapture(1))
+    cameras.CameraSource("nvarguscamerasrc ! videoconvert ! appsink", capture_factory=FakeCapture(1))
+    assert FakeCapture.opened == [("rtsp://192.0.2.1:554/stream", cv2.CAP_FFMPEG),
+                                  ("nvarguscamerasrc ! videoconvert ! appsink", cv2.CAP_GSTREAMER)]
     assert cameras.is_stream("http://cam.local/video.mjpg") and not cameras.is_stream("clip.mp4")
 
 

@@ -139,7 +139,7 @@ class FakeCapture:
         self.good, self.can_open, self.reads = good, can_open, 0
 
     def __call__(self, index, backend):
-        FakeCapture.opened.append(index)
+        FakeCapture.opened.append((index, backend))
         return self if self.can_open else FakeCapture(0, False)
 
     def isOpened(self):

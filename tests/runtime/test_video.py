@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from bfcnn.evaluation import load_set, psnr
+from bfcnn.evaluation import add_noise, load_set, psnr
 from bfcnn.runtime import Denoiser, VideoDenoiser, cli, pyramid
 from bfcnn.runtime.core_model import CoreModel
 from bfcnn.video_scenes import scene
@@ -27,7 +27,7 @@ def _frames(name, kind, sigma=25.0, frames=10, seed=0):
         imgs = [im.mean(axis=2, keepdims=True).astype(np.uint8) for im in imgs]
     clean = scene(kind, imgs[0], imgs[1], frames=frames, size=(240, 320), seed=seed)
     rng = np.random.default_rng(seed)
-    noisy = [np.clip(np.rint(c + sigma * rng.standard_normal(c.shape)), 0, 255).astype(np.uint8) for c in clean]
+    noisy = [add_noise(c, sigma, rng) for c in clean]
     return clean, noisy
 
 
