@@ -41,7 +41,6 @@ class CameraSource:
     def __init__(self, device, width: int = 0, height: int = 0, fps: float = 0, retries: int = 5,
                  backoff: float = 0.05, capture_factory=cv2.VideoCapture) -> None:
         self.device, self.width, self.height, self.fps, self.retries = device, width, height, fps or 30.0, retries
-        self.index = device            # the name the messages use
         self.backoff = backoff
         self._factory = capture_factory
         self.reopened = 0
@@ -86,10 +85,10 @@ class CameraSource:
                 continue
             failures += 1
             if failures > self.retries:
-                print(f"camera {self.index} stopped delivering frames; ending the run", file=sys.stderr)
+                print(f"camera {self.device} stopped delivering frames; ending the run", file=sys.stderr)
                 return
             delay = min(2.0, self.backoff * 2 ** failures)
-            print(f"camera {self.index}: read failed, reopening in {delay:.2f} s "
+            print(f"camera {self.device}: read failed, reopening in {delay:.2f} s "
                   f"({failures}/{self.retries})", file=sys.stderr)
             time.sleep(delay)
             self._cap.release()
