@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import math
 import os
 import typing
@@ -124,7 +123,9 @@ class CameraNoiseConfig:
     jpeg_quality: List[int] = field(default_factory=lambda: [60, 98])      # [min, max], uniform
     demosaic: List[str] = field(default_factory=lambda: ["bilinear", "edge_aware", "vng"])
     tone_curve_fraction: float = 0.5      # share rendered with an S-curve on top of the sRGB gamma
-    isp_denoise_fraction: float = 0.7     # share rendered with the ISP's own noise reduction
+    isp_denoise_fraction: float = 0.7     # share given the ISP's luma noise reduction
+    chroma_denoise_fraction: float = 0.9  # colour: share given the ISP's chroma noise reduction
+    chroma_denoise_sigma: List[float] = field(default_factory=lambda: [1.0, 4.0])  # its blur, px
     mono_fraction: float = 0.5            # gray models: share from a mono sensor (no mosaic), rest luma
 
 
@@ -288,16 +289,11 @@ def _architecture_from_card(data: Any) -> Any:
 
 
 def load_pipeline(path: str) -> PipelineConfig:
-    """Read and validate a pipeline JSON file. Relative dataset paths resolve against its folder."""
-    if not os.path.isfile(path):
-        raise ConfigError(f"pipeline config {path!r} does not exist; pass --pipeline-config PATH "
-                          f"to a JSON file (examples in configs/)")
-    with open(path, "r", encoding="utf-8") as handle:
-        try:
-            data = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
-    return parse_pipeline(data, base_dir=os.path.dirname(os.path.abspath(path)))
+    """Read and validate a pipeline JSON file (with its "base" configs merged in:
+    bfcnn/config_files.py). Relative dataset paths resolve against the folder of the file that
+    states them."""
+    from bfcnn.config_files import read_config
+    return parse_pipeline(read_config(path), base_dir=os.path.dirname(os.path.abspath(path)))
 
 
 def to_dict(cfg: PipelineConfig) -> dict:

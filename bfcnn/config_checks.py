@@ -125,7 +125,7 @@ def _camera_noise(c, input_shape) -> None:
     """dataset.camera_noise: shares in [0, 1], ordered positive ranges, known demosaic methods."""
     p = "dataset.camera_noise"
     for name in ("fraction", "jpeg_fraction", "tone_curve_fraction", "isp_denoise_fraction",
-                 "mono_fraction"):
+                 "chroma_denoise_fraction", "mono_fraction"):
         if not 0.0 <= getattr(c, name) <= 1.0:
             raise ConfigError(f"{p}.{name}: a share, must be between 0 and 1, got {getattr(c, name)}")
     if len(c.shot_noise) != 2 or not 0 < c.shot_noise[0] <= c.shot_noise[1] <= 1:
@@ -135,6 +135,9 @@ def _camera_noise(c, input_shape) -> None:
     if len(c.jpeg_quality) != 2 or not 1 <= c.jpeg_quality[0] <= c.jpeg_quality[1] <= 100:
         raise ConfigError(f"{p}.jpeg_quality: expected [min, max] with 1 <= min <= max <= 100, "
                           f"got {c.jpeg_quality}")
+    if len(c.chroma_denoise_sigma) != 2 or not 0 < c.chroma_denoise_sigma[0] <= c.chroma_denoise_sigma[1] <= 16:
+        raise ConfigError(f"{p}.chroma_denoise_sigma: expected [min, max] pixels with "
+                          f"0 < min <= max <= 16, got {c.chroma_denoise_sigma}")
     _positive(f"{p}.row_noise", c.row_noise, allow_zero=True)
     if not c.demosaic:
         raise ConfigError(f"{p}.demosaic: name at least one of {', '.join(DEMOSAIC_METHODS)}")

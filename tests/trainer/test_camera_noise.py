@@ -88,7 +88,8 @@ def test_clean_target_is_the_isp_render_and_stays_aligned(photo):
     rng = np.random.default_rng(5)
     for channels in (3, 1):
         img = photo if channels == 3 else cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)[:, :, None]
-        target, noisy = cn.camera_pair(img, CameraNoiseConfig(fraction=1.0), rng)
+        no_isp_nr = CameraNoiseConfig(fraction=1.0, isp_denoise_fraction=0.0, chroma_denoise_fraction=0.0)
+        target, noisy = cn.camera_pair(img, no_isp_nr, rng)
         assert target.shape == noisy.shape == img.shape and target.dtype == noisy.dtype == np.uint8
         # the noiseless render is the photo up to gamut clipping: within a few grey levels
         assert np.mean(np.abs(target.astype(int) - img)) < 3.0
@@ -97,6 +98,33 @@ def test_clean_target_is_the_isp_render_and_stays_aligned(photo):
         errs = {(dy, dx): np.mean((np.roll(n, (dy, dx), (0, 1)) - t)[4:-4, 4:-4] ** 2)
                 for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
         assert min(errs, key=errs.get) == (0, 0)
+
+
+def _luma_chroma_std(photo, c: CameraNoiseConfig, seed: int):
+    """Mean std of the noise (noisy - target) in Y and in Cr/Cb, over 6 crops."""
+    rng = np.random.default_rng(seed)
+    y, cc = [], []
+    for _ in range(6):
+        target, noisy = cn.camera_pair(photo, c, rng)
+        r = cv2.cvtColor(noisy, cv2.COLOR_BGR2YCrCb).astype(np.float64) - cv2.cvtColor(target, cv2.COLOR_BGR2YCrCb)
+        y.append(r[:, :, 0].std())
+        cc.append(r[:, :, 1:].std())
+    return np.mean(y), np.mean(cc)
+
+
+def test_chroma_noise_reduction_leaves_luma_grain(photo):
+    """The ISP's chroma stage is drawn apart from its luma stage: with it, chroma noise falls
+    well under luma noise (camera JPEGs: luma grain over faint colour blotches) and luma is
+    untouched; without either stage, chroma noise is as strong as luma noise or stronger."""
+    c = dict(fraction=1.0, shot_noise=[4e-3, 4e-3], jpeg_fraction=0.0, isp_denoise_fraction=0.0,
+             tone_curve_fraction=0.0)
+    raw_y, raw_c = _luma_chroma_std(photo, CameraNoiseConfig(**c, chroma_denoise_fraction=0.0), 7)
+    nr_y, nr_c = _luma_chroma_std(photo, CameraNoiseConfig(**c, chroma_denoise_fraction=1.0,
+                                                           chroma_denoise_sigma=[4.0, 4.0]), 7)
+    assert raw_c > 0.8 * raw_y
+    assert nr_c < 0.4 * nr_y
+    # luma moves only where blurred chroma changes what clips at black and white
+    assert nr_y == pytest.approx(raw_y, rel=0.2)
 
 
 def test_same_generator_same_pair(photo):
@@ -110,6 +138,8 @@ def test_same_generator_same_pair(photo):
     ("fraction", 1.5, "fraction: a share"),
     ("shot_noise", [0.01, 0.001], "shot_noise: expected \\[min, max\\]"),
     ("jpeg_quality", [0, 90], "jpeg_quality"),
+    ("chroma_denoise_fraction", -0.1, "chroma_denoise_fraction: a share"),
+    ("chroma_denoise_sigma", [3.0, 1.0], "chroma_denoise_sigma: expected \\[min, max\\] pixels"),
     ("demosaic", ["bilinar"], "Did you mean 'bilinear'"),
     ("fractoin", 0.5, "dataset.camera_noise.fractoin: unknown key. Did you mean 'fraction'"),
 ])

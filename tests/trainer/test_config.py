@@ -38,8 +38,8 @@ def test_bad_values_fail_with_the_fix(data, match):
 
 
 def test_every_shipped_config_loads_and_round_trips(tmp_path):
-    paths = sorted(glob.glob(os.path.join(REPO, "configs", "*.json")))
-    assert len(paths) >= 4
+    paths = sorted(glob.glob(os.path.join(REPO, "configs", "**", "*.json"), recursive=True))
+    assert len(paths) >= 40
     for path in paths:
         cfg = load_pipeline(path)
         dumped = tmp_path / "p.json"
@@ -87,3 +87,59 @@ def test_unimplemented_original_keys_refuse_non_default_values(section, key, val
     parse_pipeline({section: {key: {"shared_model": False, "local_normalization": -1,
                                     "random_batch_min_difference": 0.1, "crops_per_image": 8,
                                     "cache_decoded": True}[key]}})
+
+
+def _write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_a_config_states_only_what_changes_from_its_base(tmp_path):
+    """"base": sections merge key by key, other values replace, the base's relative dataset
+    folder keeps pointing where it pointed, and a typo in the derived file names its dotted path."""
+    _write(tmp_path / "base.json", {
+        "model": {"type": "resnet", "filters": [8, 16], "no_layers": [1, 2], "levels": 2},
+        "train": {"total_steps": 100, "optimizer": {"learning_rate": 1e-3, "decay_steps": 50}},
+        "dataset": {"directory": "data/Train400", "camera_noise": {"fraction": 0.5, "jpeg_fraction": 0.2}}})
+    derived = _write(tmp_path / "finetune" / "more.json", {
+        "base": "../base.json",
+        "model": {"filters": [8, 8]},
+        "train": {"total_steps": 300, "optimizer": {"learning_rate": 2e-4}},
+        "dataset": {"camera_noise": {"fraction": 0.8}}})
+    cfg = load_pipeline(derived)
+    assert cfg.model.filters == [8, 8] and cfg.model.no_layers == [1, 2] and cfg.model.levels == 2
+    assert cfg.train.total_steps == 300
+    assert cfg.train.optimizer.learning_rate == 2e-4 and cfg.train.optimizer.decay_steps == 50
+    assert cfg.dataset.camera_noise.fraction == 0.8 and cfg.dataset.camera_noise.jpeg_fraction == 0.2
+    from bfcnn.config import resolve_path
+    assert resolve_path(cfg, cfg.dataset.directories[0]) == str(tmp_path / "data" / "Train400")
+    _write(tmp_path / "finetune" / "typo.json", {"base": "../base.json", "train": {"total_stpes": 3}})
+    with pytest.raises(ConfigError, match="train.total_stpes: unknown key. Did you mean 'total_steps'"):
+        load_pipeline(str(tmp_path / "finetune" / "typo.json"))
+
+
+def test_base_errors_name_the_file(tmp_path):
+    _write(tmp_path / "a.json", {"base": "b.json"})
+    _write(tmp_path / "b.json", {"base": "a.json"})
+    with pytest.raises(ConfigError, match="leads back to itself"):
+        load_pipeline(str(tmp_path / "a.json"))
+    _write(tmp_path / "c.json", {"base": "missing.json"})
+    with pytest.raises(ConfigError, match="missing.json' does not exist; \"base\" is a path relative"):
+        load_pipeline(str(tmp_path / "c.json"))
+    _write(tmp_path / "d.json", {"base": 3})
+    with pytest.raises(ConfigError, match="base must be the path of another config"):
+        load_pipeline(str(tmp_path / "d.json"))
+
+
+def test_recipes_under_configs_state_only_what_they_change():
+    """Fine-tune and video recipes inherit from the recipe they continue: a handful of values,
+    not a copy of 40."""
+    for path in glob.glob(os.path.join(REPO, "configs", "finetune", "*.json")) + \
+            glob.glob(os.path.join(REPO, "configs", "video", "*.json")):
+        data = json.load(open(path))
+        assert "base" in data, path
+
+        def count(d):
+            return sum(count(v) if isinstance(v, dict) else 1 for v in d.values())
+        assert count(data) <= 25, (path, count(data))

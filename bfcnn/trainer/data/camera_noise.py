@@ -5,7 +5,7 @@ A clean sRGB training crop is "unprocessed" back to the linear light a sensor wo
 as by a lens and optical low-pass filter, sampled on a Bayer mosaic with a random colour-filter phase, given heteroscedastic Poisson-Gaussian noise
 (variance a*x + b in linear light, plus optional row noise), then sent through a small camera
 ISP: demosaicking (one of OpenCV's methods at random), white balance, colour correction, tone
-curve, optionally the ISP's own noise reduction, 8 bits and, optionally, JPEG at a random
+curve, optionally the ISP's own noise reduction (luma and chroma drawn apart), 8 bits and, optionally, JPEG at a random
 quality. The clean target is the same mosaic
 through the same ISP (same demosaicking, same noise-reduction settings) without noise and
 without JPEG: what the camera would show of a noiseless scene. After the ISP the noise is signal-dependent and spatially correlated, as
@@ -155,23 +155,30 @@ def demosaic(raw: np.ndarray, phase: str, method: str) -> np.ndarray:
 
 # ------------------------------------------------------------------ the pipeline
 
-def isp_noise_reduction(images, noise_std: float, rng: np.random.Generator):
+def isp_noise_reduction(images, noise_std: Optional[float], chroma_sigma: Optional[float],
+                        rng: np.random.Generator):
     """The camera's own noise reduction, after the tone curve as in most ISPs' YUV stage, with
     one draw of its settings applied to every image given (the noisy render and the noiseless
     one: a camera's reference picture went through the same filter). images: float32 HxWxC
     (BGR or gray) in [0, 1]; returns the filtered list.
 
-    Luma: two-scale shrinkage, the classic ISP denoiser: split into a Gaussian low-pass (sigma
-    0.7-2.5 px) and the detail above it, soft-threshold the detail at 0.5-4x `noise_std` (an ISP
-    knows its noise from its per-ISO calibration), add back. Chroma (colour only): a Gaussian
-    blur of sigma 0.5-4 px. Fine grain goes, low-frequency blotches stay: the spatially
-    correlated noise of camera JPEGs (DSLR JPEGs at ISO 3200-6400: luma lag-1 / lag-4
+    Luma (when `noise_std` is given): two-scale shrinkage, the classic ISP denoiser: split into
+    a Gaussian low-pass (sigma 0.7-2.5 px) and the detail above it, soft-threshold the detail at
+    0.5-4x `noise_std` (an ISP knows its noise from its per-ISO calibration), add back.
+    Chroma (colour images, when `chroma_sigma` is given): a Gaussian blur of that many pixels.
+    ISPs run the two as separate stages (the Raspberry Pi's has a spatial and a colour denoise
+    block), and chroma noise reduction is the one nearly always on: the eye barely sees fine
+    colour, so cameras and raw converters blur chroma at every ISO (Adobe Camera Raw's
+    defaults: colour 25, luminance 0) and leave luma grain. What remains is luma grain over
+    low-frequency colour blotches (DSLR JPEGs at ISO 3200-6400: luma lag-1 / lag-4
     autocorrelation ~0.66 / 0.2, chroma ~0.93 / 0.6)."""
-    space = float(rng.uniform(0.7, 2.5))
-    threshold = np.float32(noise_std * float(rng.uniform(0.5, 4.0)))
-    chroma_sigma = float(rng.uniform(0.5, 4.0))
+    if noise_std is not None:
+        space = float(rng.uniform(0.7, 2.5))
+        threshold = np.float32(noise_std * float(rng.uniform(0.5, 4.0)))
 
     def shrink(y: np.ndarray) -> np.ndarray:
+        if noise_std is None:
+            return y
         low = cv2.GaussianBlur(y, (0, 0), space)
         detail = y - low
         return low + np.sign(detail) * np.maximum(np.abs(detail) - threshold, np.float32(0.0))
@@ -182,7 +189,8 @@ def isp_noise_reduction(images, noise_std: float, rng: np.random.Generator):
             continue
         ycc = cv2.cvtColor(np.clip(img, 0.0, 1.0), cv2.COLOR_BGR2YCrCb)
         ycc[:, :, 0] = shrink(np.ascontiguousarray(ycc[:, :, 0]))
-        ycc[:, :, 1:] = cv2.GaussianBlur(ycc[:, :, 1:], (0, 0), chroma_sigma)
+        if chroma_sigma is not None:
+            ycc[:, :, 1:] = cv2.GaussianBlur(ycc[:, :, 1:], (0, 0), chroma_sigma)
         out.append(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR))
     return out
 
@@ -248,14 +256,18 @@ def camera_pair(clean: np.ndarray, c: CameraNoiseConfig, rng: np.random.Generato
         if channels == 1:
             noisy = (noisy @ _LUMA_BGR)[:, :, None]
             target = (target @ _LUMA_BGR)[:, :, None]
+    noise_std = chroma_sigma = None
     if rng.random() < c.isp_denoise_fraction:
         diff = noisy - target
         noise_std = float(np.std(diff @ _LUMA_BGR if diff.shape[2] == 3 else diff)) \
             if isp_noise_std is None else isp_noise_std
         if record is not None:
             record["noise_std"] = noise_std
+    if channels == 3 and rng.random() < c.chroma_denoise_fraction:
+        chroma_sigma = float(rng.uniform(*c.chroma_denoise_sigma))
+    if noise_std is not None or chroma_sigma is not None:
         noisy, target = isp_noise_reduction([np.ascontiguousarray(noisy), np.ascontiguousarray(target)],
-                                            noise_std, rng)
+                                            noise_std, chroma_sigma, rng)
     noisy_u8, target_u8 = _to_u8(noisy), _to_u8(target)
     if rng.random() < c.jpeg_fraction:
         noisy_u8 = _jpeg(noisy_u8, int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1)))
