@@ -47,7 +47,7 @@ def main() -> None:
         it = interpreter(card.file_for("none"), card.channels, card.levels, h, w, args.threads)
         rows.append([f"shipped {name}", card.channels, f"{card.macs_per_pixel / 1e3:.1f}K", f"{1e3 * best_of(it.invoke, 10, 2):.1f}"])
     from bfcnn.config import parse_pipeline
-    from bfcnn.trainer.export import convert
+    from bfcnn.trainer.tflite_convert import convert
     from bfcnn.trainer.models import multiscale
     for spec in args.arch:
         a = json.loads(spec)

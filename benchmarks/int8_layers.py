@@ -59,7 +59,8 @@ def main() -> None:
     from bfcnn.runtime import pyramid as pyr_op
     from bfcnn.zoo import resolve
     card = resolve(args.model)
-    image = args.image or os.path.join(DATASETS, "CBSD68" if card.channels == 3 else "BSD68", "test002.png")
+    folder = os.path.join(DATASETS, "CBSD68" if card.channels == 3 else "BSD68")
+    image = args.image or os.path.join(folder, sorted(os.listdir(folder))[1])   # BSD68: test002.png
     clean = cv2.imread(image, cv2.IMREAD_COLOR if card.channels == 3 else cv2.IMREAD_GRAYSCALE)
     s = card.stride
     clean = clean[: clean.shape[0] // s * s, : clean.shape[1] // s * s].reshape(-1, clean.shape[1] // s * s, card.channels)

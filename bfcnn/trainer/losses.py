@@ -26,7 +26,7 @@
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import tensorflow as tf
 

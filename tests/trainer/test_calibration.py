@@ -10,15 +10,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def test_calibration_images_span_zero_to_the_asked_sigma(datasets):
-    from bfcnn.trainer.export import _calibration_images
+    from bfcnn.trainer.int8 import calibration_images
     cfg = load_pipeline(os.path.join(REPO, "configs", "resnet_5x5_bn_3x3.json"))
     for top in (10.0, 60.0):
-        imgs = _calibration_images(cfg, max_sigma=top)
+        imgs = calibration_images(cfg, max_sigma=top)
         assert len(imgs) == 34                          # 16 crops, each inverted, black, white
         # the noisiest crop's high-pass energy grows with its sigma (its clean crop is the same)
         lap = [float(np.std(np.diff(im[..., 0], axis=1))) * 255 for im in imgs[-4:-2]]
         assert lap[0] == pytest.approx(lap[1], rel=1e-6)  # a crop and its inverse
-    low, high = (_calibration_images(cfg, max_sigma=s)[-4] for s in (10.0, 60.0))
+    low, high = (calibration_images(cfg, max_sigma=s)[-4] for s in (10.0, 60.0))
     assert np.std(np.diff(high[..., 0], axis=1)) > 3 * np.std(np.diff(low[..., 0], axis=1))
 
 
@@ -26,7 +26,8 @@ def test_low_noise_frames_lose_less_with_a_lower_calibration_top(datasets):
     """resnet_5x5_bn_3x3 on a BSD68 image at sigma 5: int8 error against float with the
     calibration noise topping out at 45 (the default for a 0-75 model) vs 75 (the old one)."""
     from bfcnn.trainer import tflite_weights
-    from bfcnn.trainer.export import _calibration_images, convert, numpy_pyramid, run_tflite
+    from bfcnn.trainer.int8 import calibration_images
+    from bfcnn.trainer.tflite_convert import convert, numpy_pyramid, run_tflite
     from bfcnn.trainer.models import multiscale
     from bfcnn.zoo import resolve
     from tests.conftest import noisy_pair
@@ -41,7 +42,7 @@ def test_low_noise_frames_lose_less_with_a_lower_calibration_top(datasets):
     reference = np.asarray(built.core(pyr))
     err = {}
     for top in (45.0, 75.0):
-        out = run_tflite(convert(built.core, cfg.model.levels, "int8", _calibration_images(cfg, max_sigma=top)), pyr)
+        out = run_tflite(convert(built.core, cfg.model.levels, "int8", calibration_images(cfg, max_sigma=top)), pyr)
         err[top] = float(np.sqrt(np.mean((out - reference) ** 2))) * 255.0
     assert err[45.0] < 0.95 * err[75.0], err     # measured 2.54 vs 2.82 grey levels rms
 

@@ -42,7 +42,7 @@ def test_a_pruned_file_loads_back_into_the_full_recipe_as_the_same_function(tmp_
     an earlier version was fine-tuned that way and its top level came back to life)."""
     from bfcnn.trainer import tflite_weights
     from bfcnn.trainer.dead_levels import prune_dead_levels
-    from bfcnn.trainer.export import convert
+    from bfcnn.trainer.tflite_convert import convert
     cfg, built = _model(batchnorm=False)      # as the edge models
     _kill(built, 2)
     pyrs = random_pyramids(3, n=4)
@@ -65,10 +65,10 @@ def test_live_model_is_left_alone():
 
 def test_int8_export_refuses_a_dead_level_instead_of_aborting():
     """A dead *middle* level cannot be removed; int8 calibration would give it a zero range."""
-    from bfcnn.trainer.export import ExportError, _refuse_dead_levels
+    from bfcnn.trainer.int8 import ExportError, refuse_dead_levels
     cfg, built = _model()
     # level 1's head reads nothing: its output conv is zero
     out = built.core.get_layer("level1_out")
     out.set_weights([np.zeros_like(w) for w in out.get_weights()])
     with pytest.raises(ExportError, match=r"level\(s\) \[1\] output exactly 0"):
-        _refuse_dead_levels(built, 3, random_pyramids(3, n=4))
+        refuse_dead_levels(built, 3, random_pyramids(3, n=4))

@@ -62,7 +62,8 @@ def test_equalization_shrinks_the_int8_error_of_a_shipped_model(datasets):
     (measured on 20 images: gap 0.34 -> 0.20 dB)."""
     from bfcnn.trainer import tflite_weights
     from bfcnn.trainer.equalize import equalize
-    from bfcnn.trainer.export import _calibration_images, convert, numpy_pyramid, run_tflite
+    from bfcnn.trainer.int8 import calibration_images
+    from bfcnn.trainer.tflite_convert import convert, numpy_pyramid, run_tflite
     from bfcnn.trainer.models import multiscale
     from bfcnn.zoo import resolve
     from tests.conftest import noisy_pair
@@ -75,7 +76,7 @@ def test_equalization_shrinks_the_int8_error_of_a_shipped_model(datasets):
     noisy = noisy.reshape(noisy.shape[0], noisy.shape[1], 1)[:h, :w]
     pyr = numpy_pyramid(noisy.astype(np.float32) / 255.0, cfg.model.levels)
     reference = np.asarray(built.core(pyr))
-    calib = _calibration_images(cfg)
+    calib = calibration_images(cfg)
     err = {}
     for mode in ("plain", "equalized"):
         if mode == "equalized":

@@ -1,6 +1,5 @@
 """Bias-free by construction: f(a*y) = a*f(y) for every registered type, levels 1 and 3;
 a model with biases does not satisfy it (the test shows the gap)."""
-import warnings
 
 import numpy as np
 import pytest

@@ -27,7 +27,7 @@ def _shipped_core(name):
 def test_rebuilt_keras_model_matches_shipped_file(name, datasets):
     cfg, built, path, loaded = _shipped_core(name)
     assert loaded >= 10
-    from bfcnn.trainer.export import numpy_pyramid, run_tflite
+    from bfcnn.trainer.tflite_convert import numpy_pyramid, run_tflite
     from bfcnn.zoo import resolve
     from tests.conftest import noisy_pair
     _, noisy = noisy_pair(os.path.join(datasets, "BSD68", "test003.png"), 25, gray=True)
@@ -98,7 +98,7 @@ def test_batchnorm_model_starts_from_the_shipped_function(tmp_path, datasets):
 
 def test_recalibration_keeps_the_function_and_measures_the_moments():
     from bfcnn.trainer import tflite_weights
-    from bfcnn.trainer.export import numpy_pyramid
+    from bfcnn.trainer.tflite_convert import numpy_pyramid
     from bfcnn.trainer.layers import ScaleOnlyBatchNorm
     from bfcnn.trainer.models import multiscale
     import keras

@@ -28,6 +28,6 @@ def random_pyramids(levels, n=3, size=32):
     """n calibration-like inputs for a core model: pyramids of uniform random gray images,
     each a list of [1, h_k, w_k, 1] float32 arrays in [0, 1] (seeded)."""
     import numpy as np
-    from bfcnn.trainer.export import numpy_pyramid
+    from bfcnn.trainer.tflite_convert import numpy_pyramid
     rng = np.random.default_rng(0)
     return [numpy_pyramid(rng.random((size, size, 1), dtype=np.float32), levels) for _ in range(n)]
