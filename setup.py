@@ -22,13 +22,17 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["bfcnn", "bfcnn.*"]),
-    package_data={"bfcnn": ["pretrained/*/*.tflite", "pretrained/*/card.json", "samples/*"]},
+    package_data={"bfcnn": ["pretrained/*/*.tflite", "pretrained/*/*.onnx", "pretrained/*/card.json", "samples/*"]},
     ext_modules=[ext],
     cmdclass={"build_ext": build_ext},
     install_requires=["numpy>=1.21", "opencv-python-headless>=4.5", "ai-edge-litert>=1.0; platform_machine!='armv7l'", "tqdm>=4.0"],
     extras_require={
         "train": ["tensorflow-cpu>=2.16; platform_machine=='x86_64'", "tensorflow>=2.16; platform_machine!='x86_64'",
-                  "keras>=3.0", "tensorboard>=2.16"],
+                  "keras>=3.0", "tensorboard>=2.16",
+                  # --to-onnx: the converter, and ONNX Runtime to check its file against LiteRT
+                  "tf2onnx>=1.17", "onnx>=1.14", "onnxruntime>=1.17"],
+        # backend="onnxruntime" on a PC; a Jetson takes NVIDIA's onnxruntime-gpu wheel instead (README)
+        "onnx": ["onnxruntime>=1.17"],
         "picamera": [],  # picamera2 comes from the OS on a Pi: apt install python3-picamera2
         "test": ["pytest>=7", "hypothesis>=6", "scikit-image>=0.20", "bm3d>=4.0", "matplotlib>=3.5",
                  "pybind11>=2.10", "atheris>=2.3; platform_machine=='x86_64'"],

@@ -21,6 +21,11 @@ def versions() -> str:
     except ImportError:
         pass
     try:
+        import onnxruntime
+        parts.append(f"onnxruntime {onnxruntime.__version__}")
+    except ImportError:
+        pass
+    try:
         from bfcnn.runtime import pyramid
         parts.append(f"pyramid backend {pyramid.BACKEND}")
     except ImportError:

@@ -1,6 +1,7 @@
 """Runtime speed: frames/s of every shipped model at 640x480 and 1280x720, colour and gray
-frames, 1 and 2 threads, whole frame vs tiles, float32 vs int8, the runtime's overhead around
-the interpreter, and OpenCV non-local means on the same frames in the same run.
+frames, 1 and 2 threads, whole frame vs tiles, float32 vs int8, LiteRT vs ONNX Runtime (CPU;
+models that ship an ONNX file, whole frames), the runtime's overhead around the interpreter,
+and OpenCV non-local means on the same frames in the same run.
 Usage: python benchmarks/speed.py [--models NAME ...] [--sizes 640x480 ...] [--no-tiles] [--repeats N] [--no-write]"""
 import argparse
 import os
@@ -38,6 +39,12 @@ def main() -> None:
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args()
     models = args.models or bfcnn.list_models()
+    try:
+        import onnxruntime  # noqa: F401
+        onnx_ok = True
+    except ImportError:
+        print("note: onnxruntime is not installed: no ONNX Runtime rows (pip install bfcnn[onnx])", file=sys.stderr)
+        onnx_ok = False
     rows = []
     for (w, h) in [tuple(map(int, size.split("x"))) for size in args.sizes]:
         for gray in (False, True):
@@ -51,23 +58,26 @@ def main() -> None:
                 for q in sorted(card.quantization):
                     configs = [(1, None, 1, 1), (1, 256, 1, 1), (2, None, 1, 1), (2, 256, 1, 1), (2, 256, 2, 1)]
                     configs += [(2, None, 1, n) for n in args.ensembles if n > 1]
-                    for threads, tile, workers, n in configs:
-                        if not (tile and args.no_tiles):
-                            den = Denoiser(name, num_threads=threads, tile=tile, quantization=q, tile_workers=workers,
-                                           ensemble=n)
-                            t = best_of(lambda: den(img), repeats=args.repeats)
-                            if tile is None and n == 1 and not den.core.quantized:
-                                t_inv = best_of(den.core.invoke, repeats=args.repeats)
-                                overhead = f"{100 * (t - t_inv) / t:.1f}%"
-                            else:
-                                overhead = ""
-                            rows.append([f"{w}x{h}", "gray" if gray else "BGR", name + (f" x{n}" if n > 1 else ""), q, threads,
-                                         (f"{tile}" + (f" x{workers} workers" if workers > 1 else "")) if tile else "whole",
-                                         round(1 / t, 1), round(t * 1e3, 1), overhead,
-                                         round(t_nlm / t, 1)])
-            rows.append([f"{w}x{h}", "gray" if gray else "BGR", "OpenCV NLM (7/21, tuned h)", "-", "cv2 default",
+                    runs = [("litert",) + c for c in configs if not (c[1] and args.no_tiles)]
+                    if onnx_ok and card.onnx and q == "none":
+                        runs += [("onnxruntime", threads, None, 1, 1) for threads in (1, 2)]
+                    for backend, threads, tile, workers, n in runs:
+                        den = Denoiser(name, num_threads=threads, tile=tile, quantization=q, tile_workers=workers,
+                                       ensemble=n, backend=backend)
+                        t = best_of(lambda: den(img), repeats=args.repeats)
+                        if tile is None and n == 1 and not den.core.quantized:
+                            t_inv = best_of(den.core.invoke, repeats=args.repeats)
+                            overhead = f"{100 * (t - t_inv) / t:.1f}%"
+                        else:
+                            overhead = ""
+                        rows.append([f"{w}x{h}", "gray" if gray else "BGR", name + (f" x{n}" if n > 1 else ""), q,
+                                     backend, threads,
+                                     (f"{tile}" + (f" x{workers} workers" if workers > 1 else "")) if tile else "whole",
+                                     round(1 / t, 1), round(t * 1e3, 1), overhead,
+                                     round(t_nlm / t, 1)])
+            rows.append([f"{w}x{h}", "gray" if gray else "BGR", "OpenCV NLM (7/21, tuned h)", "-", "opencv", "default",
                          "whole", round(1 / t_nlm, 2), round(t_nlm * 1e3, 1), "", 1.0])
-    body = table(["frame", "colour", "model", "file", "threads", "tiles", "frames/s", "ms/frame",
+    body = table(["frame", "colour", "model", "file", "backend", "threads", "tiles", "frames/s", "ms/frame",
                   "runtime overhead", "speed-up vs NLM"], rows)
     notes = ("Frames: Kodak24 kodim05 resized, AWGN sigma 25 rounded to uint8. Median of "
              f"{args.repeats} runs after warm-up. 'runtime overhead' = (frame time - interpreter "

@@ -3,7 +3,11 @@
 
 `--weights-from M` instead of `--checkpoint-directory` exports a model whose checkpoint is
 gone: M is a shipped name, an exported folder or a float .tflite; its weights are read back
-into the architecture P describes (e.g. to add an int8 file to a shipped model)."""
+into the architecture P describes (e.g. to add an int8 file to a shipped model).
+
+`--to-onnx` also writes model.onnx (for ONNX Runtime: Jetson GPUs, TensorRT), converted by
+tf2onnx from the float .tflite and checked against it; `--onnx-only M` does only that, beside
+the float file of an exported folder or shipped model M."""
 from __future__ import annotations
 
 import argparse
@@ -18,9 +22,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint-directory", help="the training --model-directory")
     source.add_argument("--weights-from", help="a shipped model name, exported folder or float .tflite")
-    parser.add_argument("--pipeline-config", required=True)
-    parser.add_argument("--output-directory", required=True)
+    source.add_argument("--onnx-only", metavar="MODEL",
+                        help="write model.onnx beside the float file of this exported folder or shipped model")
+    parser.add_argument("--pipeline-config")
+    parser.add_argument("--output-directory")
     parser.add_argument("--to-tflite", action="store_true", help="also write TFLite files")
+    parser.add_argument("--to-onnx", action="store_true",
+                        help="also write model.onnx (needs --to-tflite with the 'none' quantization)")
     parser.add_argument("--quantization", nargs="+", default=["none"],
                         choices=["none", "float16", "dynamic", "int8"])
     parser.add_argument("--name", default="", help="model name for card.json (default: folder name)")
@@ -33,6 +41,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "default 0.6 x the training top (45 for 0-75): lower gives low-noise "
                              "frames finer int8 steps, noisier frames than this may saturate")
     args = parser.parse_args(argv)
+    if args.onnx_only:
+        return _onnx_only(args.onnx_only)
+    for flag in ("pipeline_config", "output_directory"):
+        if not getattr(args, flag):
+            parser.error(f"--{flag.replace('_', '-')} is required (except with --onnx-only)")
+    if args.to_onnx and not (args.to_tflite and "none" in args.quantization):
+        parser.error("--to-onnx converts the float TFLite file: add --to-tflite and keep 'none' in --quantization")
     if args.equalize != "auto":
         raw = args.equalize
         try:
@@ -71,6 +86,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     if "int8_equalization" in card:
         print("  int8 equalization: " + json.dumps(card["int8_equalization"]))
     print("  times (s): " + json.dumps(card["export_seconds"]))
+    return _onnx_only(args.output_directory) if args.to_onnx else 0
+
+
+def _onnx_only(model: str) -> int:
+    from bfcnn.trainer.onnx_export import OnnxExportError, add_onnx
+    try:
+        path, entry = add_onnx(model)
+    except OnnxExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path} ({entry['bytes']} bytes, opset {entry['opset']}); ONNX Runtime vs LiteRT on the "
+          f"sample photo: max |diff| {entry['max_abs_diff_vs_tflite']:.1e}")
     return 0
 
 

@@ -45,6 +45,7 @@ class ModelCard:
     fine_tuned_from: Dict = field(default_factory=dict)   # {} when trained from scratch
     architecture: Dict = field(default_factory=dict)      # the pipeline's model section
     temporal: bool = False   # also takes the previous output (VideoDenoiser), inputs prev_0 ...
+    onnx: Dict = field(default_factory=dict)   # {} or the float model as ONNX: file, sha256, bytes, ...
     directory: str = ""
 
     @classmethod
@@ -120,15 +121,18 @@ def _check_card(d: Dict, path: str) -> None:
     q = d.get("quantization")
     if not isinstance(q, dict) or not q:
         bad("quantization", "an object naming at least one file")
-    for mode, entry in q.items():
+    entries = [(f"quantization.{mode}", entry, ".tflite") for mode, entry in q.items()]
+    if d.get("onnx"):
+        entries.append(("onnx", d["onnx"], ".onnx"))
+    for where, entry, ext in entries:
         ok = (isinstance(entry, dict) and isinstance(entry.get("file"), str)
-              and entry["file"].endswith(".tflite") and os.path.basename(entry["file"]) == entry["file"]
-              and entry["file"] not in (".tflite",)
+              and entry["file"].endswith(ext) and os.path.basename(entry["file"]) == entry["file"]
+              and entry["file"] != ext
               and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64
               and all(c in "0123456789abcdef" for c in entry["sha256"])
               and is_int(entry.get("bytes", 1)) and entry.get("bytes", 1) > 0)
         if not ok:
-            raise ModelError(f"model card {path}: quantization.{mode} must be {{\"file\": NAME.tflite beside "
+            raise ModelError(f"model card {path}: {where} must be {{\"file\": NAME{ext} beside "
                              f"the card, \"sha256\": 64 hex digits, \"bytes\": N}}, got {entry!r}; re-export")
 
 
@@ -152,12 +156,32 @@ def verify(card: ModelCard, quantization: str) -> str:
     """Path of the model file after checking that it is a regular file of the card's size,
     matches the card's sha256 (read in chunks, never more than the card's size) and is a
     structurally sound TFLite flatbuffer (bfcnn.runtime.tflite_check)."""
-    import stat
     entry = card.quantization[quantization] if quantization in card.quantization else None
     path = card.file_for(quantization)
+    data = _checked_bytes(card, entry, path, f"its {quantization!r} file")
+    from bfcnn.runtime.tflite_check import check_tflite
+    check_tflite(data, path)
+    return path
+
+
+def verify_onnx(card: ModelCard) -> str:
+    """Path of the model's ONNX file (the float model, for ONNX Runtime) after the same size
+    and sha256 checks as verify(); ONNX Runtime parses the protobuf itself."""
+    if not card.onnx:
+        raise ModelError(f"model {card.name!r} has no ONNX file; write one beside its card with "
+                         f"python -m bfcnn.export --onnx-only {card.directory} (needs pip install "
+                         f"bfcnn[train]), or use backend='litert'")
+    path = os.path.join(card.directory, card.onnx["file"])
+    _checked_bytes(card, card.onnx, path, "its ONNX file")
+    return path
+
+
+def _checked_bytes(card: ModelCard, entry: Optional[Dict], path: str, what: str) -> bytes:
+    """The file's bytes, after checking it is a regular file of the card's size and sha256."""
+    import stat
     want = entry.get("sha256") if entry else None
     if not want:
-        raise ModelError(f"card.json of {card.name!r} has no sha256 for its {quantization!r} file, so "
+        raise ModelError(f"card.json of {card.name!r} has no sha256 for {what}, so "
                          f"the file cannot be checked; re-export the model (python -m bfcnn.export)")
     try:
         st = os.stat(path)
@@ -181,9 +205,7 @@ def verify(card: ModelCard, quantization: str) -> str:
     if digest.hexdigest() != want:
         raise ModelError(f"model file {path} does not match its card.json (sha256 differs): it is "
                          f"truncated, corrupted or from another export; re-export the model")
-    from bfcnn.runtime.tflite_check import check_tflite
-    check_tflite(b"".join(chunks), path)
-    return path
+    return b"".join(chunks)
 
 
 def pick_quantization(card: ModelCard, model: str, quantization: Optional[str]) -> str:

@@ -1,6 +1,7 @@
 """Copy an exported model into the package: python tools/ship_model.py EXPORTED_DIR NAME [--only none int8]
 
-Copies card.json and the listed .tflite files (not saved_model/ or pipeline.json) into
+Copies card.json, the listed .tflite files and model.onnx when the card has one (not
+saved_model/ or pipeline.json) into
 bfcnn/pretrained/NAME/, after checking each file against the card's sha256 and that the
 card's name is NAME. Files of quantizations left out are dropped from the shipped card
 (e.g. an int8 file that lost too much to float). The recipe (config + RESULTS.md line) is
@@ -13,7 +14,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bfcnn.zoo import ModelCard, ModelError, card_bytes, verify  # noqa: E402
+from bfcnn.zoo import ModelCard, ModelError, card_bytes, verify, verify_onnx  # noqa: E402
 
 PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bfcnn", "pretrained")
 
@@ -42,6 +43,8 @@ def main() -> int:
     try:
         for q in keep:
             verify(exported, q)   # the file exists, is TFLite and matches the card's sha256
+        if exported.onnx:
+            verify_onnx(exported)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -49,7 +52,7 @@ def main() -> int:
     tmp = out + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    for entry in card["quantization"].values():
+    for entry in list(card["quantization"].values()) + ([card["onnx"]] if card.get("onnx") else []):
         shutil.copyfile(os.path.join(args.exported, entry["file"]), os.path.join(tmp, entry["file"]))
     with open(os.path.join(tmp, "card.json"), "wb") as f:
         f.write(card_bytes(card))

@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-temporal", action="store_true",
                    help="videos and cameras: denoise each frame alone with --model")
     p.add_argument("--quantization", default=None, help="model file: none (float32), int8, ...")
-    p.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
+    p.add_argument("--backend", choices=("litert", "onnxruntime"), default="litert",
+                   help="litert (default), or onnxruntime: the model's ONNX file on TensorRT, CUDA or CPU")
     p.add_argument("--tile", type=int, default=None, help="tile side in pixels (default: auto)")
     p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
                    help="average N passes over flipped / rotated copies of each frame: N times the "
@@ -178,7 +180,7 @@ def _video_denoiser(args, den):
     gray = args.picamera2 and args.picamera2_stream == "lores" and den.card.channels == 1
     name = args.video_model or ("edge_gray_video" if gray else DEFAULT_VIDEO_MODEL)
     try:
-        return VideoDenoiser(name, num_threads=args.threads, strength=args.strength)
+        return VideoDenoiser(name, num_threads=args.threads, strength=args.strength, backend=args.backend)
     except ModelError as exc:
         raise ModelError(f"--video-model {name}: {exc} (bfcnn-runtime: a still model goes to --model, "
                          f"a video model to --video-model)") from None
@@ -215,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
     _check_numbers(args)
     try:
         den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization,
-                       ensemble=args.ensemble, strength=args.strength)
+                       ensemble=args.ensemble, strength=args.strength, backend=args.backend)
     except ModelError as exc:
         raise ModelError(f"--model {args.model}: {exc} (bfcnn-runtime: a video model goes to --video-model)") from None
     args.probe = _probe(args)
@@ -274,7 +276,7 @@ def _run(den, args) -> int:
                            progress_label="images")
         total = total + stats
     code = _finish(_temporal_stats(total, video), args,
-                   f"{den.card.name} ({den.quantization}, {den.num_threads} threads)")
+                   f"{den.card.name} ({den.quantization}, {den.backend}, {den.num_threads} threads)")
     if skipped and code == 0:
         print(f"error: {len(skipped)} input(s) skipped or incomplete (listed above); the others were "
               f"written", file=sys.stderr)
@@ -287,7 +289,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     with Interrupts():     # a second Ctrl-C or SIGTERM while the outputs are finished is ignored
         try:
             return run(args)
-        except (SourceError, ModelError, ValueError, OSError) as exc:   # OSError: permission denied, disk full
+        except (SourceError, ModelError, ValueError, OSError, ImportError) as exc:   # OSError: permission denied, disk full; ImportError: an optional backend missing
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

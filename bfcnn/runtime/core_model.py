@@ -5,7 +5,7 @@ A bfcnn model file (.tflite) takes the Gaussian pyramid of a frame, one input pe
 denoised frame. CoreModel runs it: allocated once, resized only on a new shape; float32 levels
 in [0, 1], quantized here for int8 files with the file's own scale / zero point; one frame or a
 batch. Denoiser, the adaptive filters, the export parity check and the benchmarks all run model
-files through it.
+files through it. open_core picks it or its ONNX Runtime twin (onnx_core.OnnxCoreModel).
 """
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from bfcnn.zoo import ModelError
+from bfcnn.zoo import ModelCard, ModelError, verify, verify_onnx
+
+BACKENDS = ("litert", "onnxruntime")
 
 
 def _interpreter_class():
@@ -130,3 +132,22 @@ class CoreModel:
             return out.copy()
         scale, zero = self._output["quantization"]
         return (out.astype(np.float32) - np.float32(zero)) * np.float32(scale)
+
+
+def check_backend(backend: str, quantization: str) -> str:
+    """`backend` if it is one of BACKENDS and can run that file: ONNX files are float only."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "onnxruntime" and quantization != "none":
+        raise ValueError(f"backend 'onnxruntime' runs the float model only (its ONNX file); "
+                         f"quantization={quantization!r} needs backend='litert'")
+    return backend
+
+
+def open_core(card: ModelCard, quantization: str, backend: str, num_threads: Optional[int]):
+    """A CoreModel (LiteRT) or OnnxCoreModel (ONNX Runtime) for the card's checked file; both
+    take pyramid levels and return the frame the same way."""
+    if backend == "onnxruntime":
+        from bfcnn.runtime.onnx_core import OnnxCoreModel
+        return OnnxCoreModel(verify_onnx(card), num_threads)
+    return CoreModel(verify(card, quantization), num_threads)

@@ -19,9 +19,9 @@ import numpy as np
 
 from bfcnn.runtime import ensemble as dihedral
 from bfcnn.runtime import pyramid
-from bfcnn.runtime.core_model import CoreModel
+from bfcnn.runtime.core_model import CoreModel, check_backend, open_core
 from bfcnn.runtime.tiling import align_up, pad_bottom_right, tiles
-from bfcnn.zoo import DEFAULT_MODEL, ModelCard, ModelError, pick_quantization, resolve, verify
+from bfcnn.zoo import DEFAULT_MODEL, ModelCard, ModelError, pick_quantization, resolve
 
 WHOLE_FRAME_MAX_PIXELS = 4096 * 4096  # auto mode tiles only above this
 
@@ -118,11 +118,14 @@ class Denoiser:
     strength: s in [0, 1.5], output y + s * (f(y) - y) (default 1: the model's output). Below 1
         keeps more detail and grain, above 1 smooths more. Still bias-free (a linear mix of y
         and f(y)) and free: one multiply-add per pixel.
+    backend: "litert" (default) or "onnxruntime": the model's ONNX file on the best execution
+        provider installed (TensorRT, CUDA, then CPU; `core.provider` says which), for GPUs
+        LiteRT does not use. Same frames in, same frames out; float files only.
     """
 
     def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None, tile: Optional[int] = None,
                  quantization: Optional[str] = None, tile_workers: int = 1, ensemble: int = 1,
-                 strength: float = 1.0):
+                 strength: float = 1.0, backend: str = "litert"):
         model = DEFAULT_MODEL if model is None else model
         self.card: ModelCard = resolve(model)
         quantization = pick_quantization(self.card, model, quantization)
@@ -146,9 +149,8 @@ class Denoiser:
             raise ModelError(f"{self.card.name} is a video model (temporal: it also takes the previous "
                              f"output); run it with bfcnn.runtime.VideoDenoiser, or pick a still model "
                              f"here (bfcnn.list_models())")
-        path = verify(self.card, quantization)
-        self._model = CoreModel(path, self.num_threads)
-        self._path = path
+        self.backend = check_backend(backend, quantization)
+        self._model = self._open_core(self.num_threads)
         self._model_t: Optional[CoreModel] = None  # transposed passes of a non-square frame
         self.tile_workers = int(tile_workers)
         self._pyr_threads = max(1, self.num_threads // self.tile_workers)   # the pyramid op's share
@@ -157,11 +159,14 @@ class Denoiser:
         if self.tile_workers > 1:
             from concurrent.futures import ThreadPoolExecutor
             per = max(1, self.num_threads // self.tile_workers)
-            self._workers = [CoreModel(path, per) for _ in range(self.tile_workers)]
+            self._workers = [self._open_core(per) for _ in range(self.tile_workers)]
             self._pool = ThreadPoolExecutor(self.tile_workers, thread_name_prefix="bfcnn-tile")
         if self._model.num_inputs != self.card.levels:
-            raise ModelError(f"{path} has {self._model.num_inputs} inputs but its card says "
+            raise ModelError(f"{self._model.path} has {self._model.num_inputs} inputs but its card says "
                              f"levels={self.card.levels}: card and model do not match; re-export")
+
+    def _open_core(self, num_threads: int) -> CoreModel:
+        return open_core(self.card, self.quantization, self.backend, num_threads)
 
     # ------------------------------------------------------------------ public
     @property
@@ -223,7 +228,7 @@ class Denoiser:
         if (ph, pw) != (h, w):  # pad only to the pyramid stride, reflect-101 like the pyramid
             image = pad_bottom_right(image, ph - h, pw - w)
         if transposed and self._model_t is None:
-            self._model_t = CoreModel(self._path, self.num_threads)
+            self._model_t = self._open_core(self.num_threads)
         main = self._model_t if transposed else self._model
         tile = self.tile
         if tile is None and ph * pw > WHOLE_FRAME_MAX_PIXELS:

@@ -25,11 +25,11 @@ import cv2
 import numpy as np
 
 from bfcnn.runtime import motion, pyramid
-from bfcnn.runtime.core_model import CoreModel
+from bfcnn.runtime.core_model import check_backend, open_core
 from bfcnn.runtime.denoiser import (MAX_THREADS, check_strength, finish_output, validate_frame,
                                     warn_gray_frame)
 from bfcnn.runtime.tiling import align_up, pad_bottom_right
-from bfcnn.zoo import DEFAULT_VIDEO_MODEL, ModelCard, ModelError, pick_quantization, resolve, verify
+from bfcnn.zoo import DEFAULT_VIDEO_MODEL, ModelCard, ModelError, pick_quantization, resolve
 
 
 @dataclass
@@ -53,12 +53,13 @@ class VideoDenoiser:
         model's own output, not the mixed one.
     motion: estimate global motion (default); False assumes a fixed camera (shift 0).
     detect_cuts: start over when the aligned past no longer matches the frame (default).
+    backend: "litert" (default) or "onnxruntime", as for Denoiser.
     Calls are serialized by a lock; one VideoDenoiser follows one stream.
     """
 
     def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None,
                  quantization: Optional[str] = None, strength: float = 1.0, motion: bool = True,
-                 detect_cuts: bool = True):
+                 detect_cuts: bool = True, backend: str = "litert"):
         model = DEFAULT_VIDEO_MODEL if model is None else model
         self.card: ModelCard = resolve(model)
         if not self.card.temporal:
@@ -76,7 +77,8 @@ class VideoDenoiser:
         self.quantization = pick_quantization(self.card, model, quantization)
         self.num_threads = int(num_threads or os.cpu_count() or 1)
         self.motion, self.detect_cuts = motion, detect_cuts
-        self._model = CoreModel(verify(self.card, self.quantization), self.num_threads)
+        self.backend = check_backend(backend, self.quantization)
+        self._model = open_core(self.card, self.quantization, self.backend, self.num_threads)
         if self._model.num_inputs != 2 * self.card.levels:
             raise ModelError(f"{self._model.path} has {self._model.num_inputs} inputs but a temporal model "
                              f"with levels={self.card.levels} has {2 * self.card.levels}; re-export")

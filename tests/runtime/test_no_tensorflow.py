@@ -13,6 +13,7 @@ def test_runtime_import_and_inference_load_no_tensorflow():
         "bfcnn.explain.backend_for(bfcnn.list_models()[0])\n"
         "from bfcnn.runtime import Denoiser\n"
         "Denoiser(bfcnn.list_models()[0], num_threads=1)(np.zeros((8, 8, 3), np.uint8))\n"
+        "Denoiser(bfcnn.zoo.DEFAULT_MODEL, num_threads=1, backend='onnxruntime')(np.zeros((8, 8, 3), np.uint8))\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras', 'jax')]\n"
         "print('LOADED', bad)\n"
         "sys.exit(1 if bad else 0)\n")
@@ -35,6 +36,11 @@ def test_runtime_only_venv_installs_and_runs_without_tensorflow(tmp_path):
                          capture_output=True, text=True, cwd=str(tmp_path), timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert out.stat().st_size > 1000
+    # ONNX Runtime is an optional extra: without it, the backend says how to get it
+    res = subprocess.run([str(venv / "bin" / "bfcnn-runtime"), "--max-frames", "1", "--backend", "onnxruntime",
+                          "--output", str(tmp_path / "o2.mp4")], capture_output=True, text=True, cwd=str(tmp_path),
+                         timeout=600)
+    assert res.returncode == 2 and "pip install bfcnn[onnx]" in res.stderr, res.stderr[-3000:]
     res = subprocess.run([py, "-c", "from bfcnn.runtime import pyramid; print(pyramid.BACKEND)"],
                          capture_output=True, text=True, cwd=str(tmp_path))
     assert res.stdout.strip() == "cpp"

@@ -75,7 +75,7 @@ def test_export_without_checkpoint_says_train_first(tmp_path):
 def test_export_refuses_flex_ops(tmp_path):
     import keras
     import tensorflow as tf
-    from bfcnn.trainer.export import ExportError, convert
+    from bfcnn.trainer.tflite_convert import ExportError, convert
 
     class NeedsFlex(keras.layers.Layer):
         def call(self, x):
@@ -123,3 +123,35 @@ def test_space_to_depth_model_exports_builtin_ops_matching_keras(tmp_path):
     card = export(load_pipeline(path), str(tmp_path / "m"), str(tmp_path / "out"), "s2d", ("none", "int8"))
     assert card["export_check"]["none"]["max_abs_diff_vs_keras"] < 1e-4
     assert card["export_check"]["int8"]["psnr_vs_float"] > 30.0
+
+
+def test_onnx_export_of_a_trained_model_runs_like_its_tflite(trained, tmp_path, datasets):
+    """--onnx-only on an exported folder: model.onnx beside the float file, recorded in the
+    card, and Denoiser(backend="onnxruntime") gives LiteRT's output within 1e-4 on a real image."""
+    pytest.importorskip("onnxruntime")
+    import shutil
+    from bfcnn.export import main
+    from bfcnn.runtime import Denoiser
+    tmp, _ = trained
+    folder = tmp_path / "exported"
+    shutil.copytree(tmp / "exported", folder)
+    assert main(["--onnx-only", str(folder)]) == 0
+    card = json.loads((folder / "card.json").read_text())
+    assert card["onnx"]["file"] == "model.onnx" and (folder / "model.onnx").stat().st_size == card["onnx"]["bytes"]
+    assert card["onnx"]["max_abs_diff_vs_tflite"] < 1e-4 and card["onnx"]["converter"].startswith("tf2onnx")
+    clean, noisy = noisy_pair(os.path.join(datasets, "Set12", "05.png"), 25.0, gray=True)
+    frame = (noisy / 255.0).astype(np.float32)[:, :, None]
+    a = Denoiser(str(folder), num_threads=2)(frame)
+    b = Denoiser(str(folder), num_threads=2, backend="onnxruntime")(frame)
+    assert np.abs(a - b).max() < 1e-4
+    assert psnr(np.clip(b[:, :, 0] * 255, 0, 255), clean) > psnr(noisy, clean) + 1.0
+
+
+def test_to_onnx_needs_the_float_tflite_file(tmp_path, capsys):
+    from bfcnn.export import main
+    with pytest.raises(SystemExit):
+        main(["--weights-from", "x", "--pipeline-config", "p.json", "--output-directory", str(tmp_path),
+              "--to-onnx", "--to-tflite", "--quantization", "int8"])
+    assert "keep 'none' in --quantization" in capsys.readouterr().err
+    assert main(["--onnx-only", str(tmp_path / "nothing")]) == 1
+    assert "ONNX files are made from the float" in capsys.readouterr().err
