@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -52,9 +52,31 @@ def train(cfg: PipelineConfig, model_dir: str, progress: bool = True,
 def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress: bool,
            max_steps: Optional[int]) -> TrainResult:
     """train() in the folder this process writes to (`own_dir`), resuming from the run's
-    checkpoints in `model_dir`."""
-    t, d = cfg.train, cfg.dataset
+    checkpoints in `model_dir`. Stages: run files -> model (resumed, or from initial weights)
+    -> step function -> the loop."""
     write_run_files(own_dir, cfg)
+    state = _prepare(cfg, model_dir, own_dir, strategy)
+    end = total_steps(cfg)
+    if max_steps is not None:
+        end = min(end, state.start + max_steps)
+    run_step = _step_function(cfg, state.built, state.optimizer, strategy)
+    return _loop(cfg, own_dir, state, run_step, end, progress)
+
+
+class _State(NamedTuple):
+    """The model and what checkpoints it, at the step training goes on from."""
+    built: object
+    optimizer: object
+    step_var: tf.Variable
+    manager: tf.train.CheckpointManager
+    start: int
+    saved: int          # the step of the last checkpoint on disk, -1 when none
+
+
+def _prepare(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy) -> _State:
+    """The model, optimizer and checkpoint manager: resumed from `model_dir`'s latest
+    checkpoint, else started from train.initial_weights, else fresh."""
+    t = cfg.train
     with strategy.scope():
         built, optimizer, step_var, ckpt, manager = build_checkpoint(cfg, own_dir)
     latest = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
@@ -67,15 +89,18 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
             if isinstance(layer, ScaleOnlyBatchNorm):
                 layer.frozen_statistics = True
     start = int(step_var.numpy())
-    saved = start if latest else -1
-    end = total_steps(cfg)
-    if max_steps is not None:
-        end = min(end, start + max_steps)
+    return _State(built, optimizer, step_var, manager, start, start if latest else -1)
+
+
+def _step_function(cfg: PipelineConfig, built, optimizer, strategy):
+    """run_step(batch, seed, iterations) -> (loss, psnr out, psnr noisy): one optimizer step;
+    under a tf.distribute strategy the batch is split across replicas, the optimizer
+    all-reduces the gradients, and the values are replica means."""
+    t, d = cfg.train, cfg.dataset
     model = built.full
     supervise_levels = cfg.loss.level_multiplier > 0
     target_down = PyrDown(name="level_target_down")
     target_down.build((None, None, None, cfg.model.channels))  # eager constant, not one per trace
-
     penalize_range = cfg.loss.range_multiplier > 0
     n_levels = cfg.model.levels
 
@@ -104,32 +129,37 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return total, losses.psnr(out, clean), losses.psnr(noisy, clean)
 
-    default_strategy = t.distribute == "none"
+    if t.distribute == "none":
+        return train_step
     replicas = strategy.num_replicas_in_sync
 
-    def run_step(batch, seed, iterations):
-        """One step; under a tf.distribute strategy the batch is split across replicas, the
-        optimizer all-reduces the gradients, and the logged values are replica means."""
-        if default_strategy:
-            return train_step(*batch, seed, iterations)
+    def run_step(clean_u8, noisy_u8, camera, seed, iterations):
         values = []
-        for part in batch:
+        for part in (clean_u8, noisy_u8, camera):
             parts = np.array_split(part, replicas)
             values.append(strategy.experimental_distribute_values_from_function(
                 lambda ctx, parts=parts: tf.constant(parts[ctx.replica_id_in_sync_group])))
         per = strategy.run(train_step, args=(*values, seed, iterations))
         return tuple(strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for v in per)
+    return run_step
 
+
+def _loop(cfg: PipelineConfig, own_dir: str, state: _State, run_step, end: int, progress: bool) -> TrainResult:
+    """Steps from state.start to `end`: seeded batches from the prefetch thread, a log line
+    every 20 steps, images every visualization_every, a checkpoint every checkpoint_every;
+    Ctrl-C / SIGTERM stop after the current step, and the run is closed (checkpoint saved,
+    threads joined) whatever happens."""
+    t, d = cfg.train, cfg.dataset
+    model, manager, step_var = state.built.full, state.manager, state.step_var
     writer = tf.summary.create_file_writer(os.path.join(own_dir, "logs"))
     log_path = os.path.join(own_dir, "train_log.jsonl")
-    truncate_log(log_path, start)
-    images = load_images(cfg)
-    prefetch = Prefetcher(images, d, t.seed, start)
-    bar = progress_bar(start, end) if progress else None
-    rng = np.random.default_rng([t.seed, start, 7])
+    truncate_log(log_path, state.start)
+    prefetch = Prefetcher(load_images(cfg), d, t.seed, state.start)
+    bar = progress_bar(state.start, end) if progress else None
+    rng = np.random.default_rng([t.seed, state.start, 7])
     began, last_loss, last_psnr, interrupted = time.time(), float("nan"), float("nan"), False
     window_t, window_n = time.time(), 0
-    step = start
+    step, saved = state.start, state.saved
     diverged = False
     try:
         with StopFlag() as flag:
@@ -141,15 +171,14 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
                 batch = next(batches)
                 iters = int(rng.choice(t.iterations_choice))
                 seed = tf.constant([t.seed, step], tf.int32)
-                loss, p_out, p_in = run_step(batch, seed, iters)
+                loss, p_out, p_in = run_step(*batch, seed, iters)
                 if not np.isfinite(float(loss)):
                     diverged = True
                     raise diverged_at(float(loss), step + 1, manager, t)
                 step += 1
                 step_var.assign(step)
                 window_n += 1
-                epoch = step // t.steps_per_epoch
-                if pruning.should_prune(t.prune, step, epoch):
+                if pruning.should_prune(t.prune, step, step // t.steps_per_epoch):
                     pruning.apply(model, t.prune)
                 if step % 20 == 0 or step == end:
                     last_loss, last_psnr = float(loss), float(p_out)
@@ -157,7 +186,7 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
                     window_t, window_n = time.time(), 0
                     log_step(writer, log_path, step, {"loss": last_loss, "psnr": last_psnr,
                                                       "psnr_noisy": float(p_in), "patches_per_s": rate},
-                             learning_rate=float(optimizer.learning_rate))
+                             learning_rate=float(state.optimizer.learning_rate))
                     if bar is not None:
                         # refresh=False: set_postfix otherwise redraws at once, every 20 steps,
                         # whatever mininterval says (a log file then grows by a line a second)
@@ -165,13 +194,7 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
                                         noisy=f"{float(p_in):.2f}", img_s=f"{rate:.0f}",
                                         refresh=False)
                 if t.visualization_every > 0 and step % t.visualization_every == 0:
-                    n = t.visualization_number
-                    clean, noisy = (x.numpy() for x in training_pair(
-                        batch.clean[:n], batch.noisy[:n], batch.camera[:n], d, seed))
-                    with writer.as_default(step=step):
-                        tf.summary.image("noisy_denoised_clean",
-                                         image_grid(noisy, model(noisy).numpy(), clean), step=step)
-                        tf.summary.image("random_batch", random_batch_images(model, t), step=step)
+                    _visualize(cfg, model, writer, batch, seed, step)
                 if step % t.checkpoint_every == 0:
                     manager.save(checkpoint_number=step)
                     saved = step
@@ -181,6 +204,17 @@ def _train(cfg: PipelineConfig, model_dir: str, own_dir: str, strategy, progress
         close_run(prefetch, bar, manager, step_var, diverged, writer, saved)
     return TrainResult(steps=step, seconds=time.time() - began, last_loss=last_loss,
                        last_psnr=last_psnr, interrupted=interrupted)
+
+
+def _visualize(cfg: PipelineConfig, model, writer, batch, seed, step: int) -> None:
+    """TensorBoard images: noisy | denoised | clean for the first crops of this batch, and a
+    random batch."""
+    n = cfg.train.visualization_number
+    clean, noisy = (x.numpy() for x in training_pair(
+        batch.clean[:n], batch.noisy[:n], batch.camera[:n], cfg.dataset, seed))
+    with writer.as_default(step=step):
+        tf.summary.image("noisy_denoised_clean", image_grid(noisy, model(noisy).numpy(), clean), step=step)
+        tf.summary.image("random_batch", random_batch_images(model, cfg.train), step=step)
 
 
 def _load_initial_weights(cfg: PipelineConfig, built) -> None:
