@@ -111,6 +111,9 @@ def validate(cfg: "PipelineConfig", model_types: Sequence[str]) -> None:
                           "model.levels = 1; set model.levels >= 2 or level_multiplier to 0")
     _camera_noise(d.camera_noise, d.input_shape)
     _video(cfg.video, m)
+    if m.temporal and t.distribute != "none":
+        raise ConfigError(f"train.distribute: temporal models train on one device (the video loop has "
+                          f"no distribution strategy); set \"none\", got {t.distribute!r}")
     _not_implemented(cfg)
     if not d.additional_noise and not d.multiplicative_noise and d.subsample_size <= 0:
         raise ConfigError("dataset.additional_noise: no noise of any kind is configured; "

@@ -31,6 +31,8 @@ def test_unknown_section_is_rejected():
     ({"model": {"kernel_size": 4}}, r"model\.kernel_size: must be an odd number"),
     ({"model": {"levels": 1, "space_to_depth": 2}}, r"model\.space_to_depth: .*at most the pyramid stride"),
     ({"model": {"levels": 3, "space_to_depth": 3}}, r"model\.space_to_depth: must be 1 \(off\), 2 or 4"),
+    ({"model": {"temporal": True}, "video": {"frames": 4}, "train": {"distribute": "mirrored"}},
+     r"train\.distribute: temporal models train on one device"),
 ])
 def test_bad_values_fail_with_the_fix(data, match):
     with pytest.raises(ConfigError, match=match):
