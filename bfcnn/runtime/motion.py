@@ -24,6 +24,7 @@ THUMB = 4                 # thumbnail: 1/THUMB of each side
 RELIABLE_RESPONSE = 0.3   # phase-correlation peak below this: no trustworthy shift (flat scene, cut)
 CUT_DIFFERENCE = 0.1      # mean |aligned past - frame| on the thumbnail, [0, 1] units: a cut
 CUT_DIFFERENCE_UNALIGNED = 0.05   # the same, at 1/(2*THUMB) and shift 0, when no shift is reliable
+CUT_REFERENCE_LUMA = 0.35  # both thresholds hold at this mean luma and scale down with darker frames
 MIN_THUMB_SIDE = 16       # below this the estimate is meaningless: shift (0, 0)
 REFINE_WINDOW = (128, 192)   # the refinement's window at 1/2 resolution (rows, columns)
 REFINE_RESPONSE = 0.1        # a refinement peak below this keeps the coarse shift
@@ -55,8 +56,13 @@ def estimate(prev_thumb: np.ndarray, thumb: np.ndarray, prev_fine: Optional[np.n
     (a flat or featureless scene, whose noise gives random peaks, or a cut) the shift is (0, 0),
     and a cut is called only if the frames also differ on a doubly reduced thumbnail, where noise
     up to sigma 75 stays under CUT_DIFFERENCE_UNALIGNED. With `prev_fine` / `fine` (the two
-    frames' luma at twice the thumbnail's resolution) a trusted shift is refined there (`refine`)."""
+    frames' luma at twice the thumbnail's resolution) a trusted shift is refined there (`refine`).
+
+    The cut thresholds scale with the frames' brightness below CUT_REFERENCE_LUMA: a video k
+    times darker (noise and all, as a camera's exposure makes it) gets the same decisions, so a
+    cut in a dark scene is found (at luma 0.25x, fixed thresholds missed every one)."""
     h, w = thumb.shape
+    scale = min(1.0, max(float(prev_thumb.mean()), float(thumb.mean()), 1e-3) / CUT_REFERENCE_LUMA)
     if min(h, w) < MIN_THUMB_SIDE:
         return Estimate((0, 0), 0.0, float(np.mean(np.abs(prev_thumb - thumb))), False)
     # OpenCV pads to its next fast DFT size; an odd padded size biases the peak by half a
@@ -70,11 +76,11 @@ def estimate(prev_thumb: np.ndarray, thumb: np.ndarray, prev_fine: Optional[np.n
         half = (max(1, w // 2), max(1, h // 2))
         coarse = float(np.mean(np.abs(cv2.resize(prev_thumb, half, interpolation=cv2.INTER_AREA)
                                       - cv2.resize(thumb, half, interpolation=cv2.INTER_AREA))))
-        return Estimate((0, 0), float(response), coarse, coarse > CUT_DIFFERENCE_UNALIGNED)
+        return Estimate((0, 0), float(response), coarse, coarse > CUT_DIFFERENCE_UNALIGNED * scale)
     ty, tx = int(np.rint(sy)), int(np.rint(sx))
     aligned = align(prev_thumb[:, :, None], (ty, tx), fill=thumb[:, :, None])[:, :, 0]
     difference = float(np.mean(np.abs(aligned - thumb)))
-    cut = difference > CUT_DIFFERENCE
+    cut = difference > CUT_DIFFERENCE * scale
     if prev_fine is not None and fine is not None and not cut:
         return Estimate(refine(prev_fine, fine, (sy * THUMB, sx * THUMB), THUMB // 2), float(response), difference, cut)
     return Estimate((int(np.rint(sy * THUMB)), int(np.rint(sx * THUMB))), float(response), difference, cut)

@@ -104,3 +104,20 @@ def test_estimating_leaves_the_thumbnails_as_they_were(photo):
     fa, fb = a.copy(), b.copy()
     motion.estimate(a, b, np.repeat(np.repeat(a, 2, 0), 2, 1), np.repeat(np.repeat(b, 2, 0), 2, 1))
     assert np.array_equal(a, fa) and np.array_equal(b, fb)
+
+
+@pytest.mark.parametrize("k", [1.0, 0.25, 0.1])
+def test_cut_decisions_hold_in_dark_videos(photo, k):
+    """A video k times darker, noise included (what a shorter exposure gives), gets the same
+    decisions: the cut to another scene is found, the same scene shifted and re-noised is not a cut."""
+    rng = np.random.default_rng(3)
+    a = photo[:240, :320]
+    b = np.ascontiguousarray(photo[-240:, -320:][::-1])
+    shifted = photo[3:243, 2:322]
+
+    def noisy(img, sigma):
+        return np.clip(k * img + k * sigma / 255.0 * rng.standard_normal(img.shape, dtype=np.float32), 0, 1)
+    assert motion.estimate(motion.thumbnail(noisy(a, 10)), motion.thumbnail(noisy(b, 10))).cut
+    for sigma in (10, 25, 50):
+        est = motion.estimate(motion.thumbnail(noisy(a, sigma)), motion.thumbnail(noisy(shifted, sigma)))
+        assert not est.cut, sigma
