@@ -259,11 +259,11 @@ def _build(cls: type, data: Any, path: str) -> Any:
 
 def parse_pipeline(data: Any, base_dir: str = ".") -> PipelineConfig:
     """Build a :class:`PipelineConfig` from a decoded JSON object; raises :class:`ConfigError`."""
-    from bfcnn.model_types import MODEL_TYPES  # plain list, no TensorFlow
+    from bfcnn.model_types import MODEL_TYPES, OWN_PARAMETERS  # plain data, no TensorFlow
     data = _architecture_from_card(data)
     cfg = _build(PipelineConfig, data, "")
     cfg = dataclasses.replace(cfg, base_dir=os.path.abspath(base_dir))
-    validate(cfg, MODEL_TYPES)
+    validate(cfg, MODEL_TYPES, OWN_PARAMETERS)
     return cfg
 
 

@@ -2,9 +2,10 @@
 consistency between sections. Each error names the dotted key and the fix."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:   # type hints only: config.py imports this module, never the other way round
     from bfcnn.config import PipelineConfig
@@ -39,10 +40,13 @@ def _positive(path: str, value: float, allow_zero: bool = False) -> None:
         raise ConfigError(f"{path}: must be {'>= 0' if allow_zero else '> 0'}, got {value}")
 
 
-def validate(cfg: "PipelineConfig", model_types: Sequence[str]) -> None:
-    """Value checks that need more than a type: choices, ranges, consistency between sections."""
+def validate(cfg: "PipelineConfig", model_types: Sequence[str],
+             own_parameters: Optional[Dict[str, Tuple[str, ...]]] = None) -> None:
+    """Value checks that need more than a type: choices, ranges, consistency between sections.
+    own_parameters: {model type: model keys only it reads} (bfcnn.model_types)."""
     m, t, d = cfg.model, cfg.train, cfg.dataset
     _choice("model.type", m.type, model_types)
+    _own_parameters(m, own_parameters or {})
     _choice("model.activation", m.activation, ACTIVATIONS)
     _choice("model.final_activation", m.final_activation, FINAL_ACTIVATIONS)
     _choice("model.kernel_regularizer", m.kernel_regularizer, REGULARIZERS)
@@ -149,6 +153,16 @@ def _camera_noise(c, input_shape) -> None:
     if c.fraction > 0 and (input_shape[0] % 2 or input_shape[1] % 2):
         raise ConfigError(f"dataset.input_shape: camera noise needs even crop sides (a whole Bayer "
                           f"mosaic), got {input_shape[:2]}")
+
+
+def _own_parameters(m, own: Dict[str, Tuple[str, ...]]) -> None:
+    """A key one backbone reads (e.g. sparsity) set for another type would be ignored: refuse it."""
+    defaults = {f.name: f.default for f in dataclasses.fields(m)}
+    for key in sorted({k for keys in own.values() for k in keys} - set(own.get(m.type, ()))):
+        if getattr(m, key) != defaults[key]:
+            readers = sorted(n for n, keys in own.items() if key in keys)
+            raise ConfigError(f"model.{key}: read only by model type {' / '.join(readers)}, but model.type "
+                              f"is {m.type!r}; remove it, or set model.type to {readers[0]!r}")
 
 
 def _video(v, m) -> None:

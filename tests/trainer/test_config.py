@@ -31,6 +31,7 @@ def test_unknown_section_is_rejected():
     ({"model": {"kernel_size": 4}}, r"model\.kernel_size: must be an odd number"),
     ({"model": {"levels": 1, "space_to_depth": 2}}, r"model\.space_to_depth: .*at most the pyramid stride"),
     ({"model": {"levels": 3, "space_to_depth": 3}}, r"model\.space_to_depth: must be 1 \(off\), 2 or 4"),
+    ({"model": {"type": "resnet", "sparsity": 0.3}}, r"model\.sparsity: read only by model type sparse_resnet"),
     ({"model": {"temporal": True}, "video": {"frames": 4}, "train": {"distribute": "mirrored"}},
      r"train\.distribute: temporal models train on one device"),
 ])
@@ -145,3 +146,17 @@ def test_recipes_under_configs_state_only_what_they_change():
         def count(d):
             return sum(count(v) if isinstance(v, dict) else 1 for v in d.values())
         assert count(data) <= 25, (path, count(data))
+
+
+def test_backbones_declare_keys_the_model_section_has():
+    """A backbone's own keys (PARAMETERS in its file, read without importing it) are model keys,
+    and the registry's files are the types the config accepts."""
+    import dataclasses
+    from bfcnn.config import ModelConfig
+    from bfcnn.model_types import MODEL_TYPES, OWN_PARAMETERS
+    from bfcnn.trainer import registry
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    assert OWN_PARAMETERS["sparse_resnet"] == ("sparsity",)
+    for name, keys in OWN_PARAMETERS.items():
+        assert name in MODEL_TYPES and set(keys) <= fields, (name, keys)
+    assert registry.names() == MODEL_TYPES

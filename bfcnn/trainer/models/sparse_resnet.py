@@ -11,6 +11,10 @@ from bfcnn.trainer.layers import RelativeSparseReLU
 from bfcnn.trainer.models.blocks import conv, head, norm, stem
 from bfcnn.trainer.registry import BackboneSpec, register
 
+# model keys this type reads beyond the shared ones (read by bfcnn/model_types.py without
+# importing this file): a config of another type that sets them is refused
+PARAMETERS = ("sparsity",)
+
 
 @register("sparse_resnet")
 def build(x, spec: BackboneSpec):
