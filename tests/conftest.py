@@ -26,6 +26,16 @@ def pytest_sessionstart(session):
                     f"docs/datasets.md says where to get them)", returncode=2)
 
 
+def repo_config(name: str):
+    """configs/NAME.json loaded, its training images read from DATASETS (BFCNN_DATASETS), so a
+    checkout anywhere finds them, not only one beside ../shared."""
+    import dataclasses
+    from bfcnn.config import load_pipeline
+    cfg = load_pipeline(os.path.join(REPO, "configs", f"{name}.json"))
+    dirs = [os.path.join(DATASETS, os.path.basename(os.path.normpath(d))) for d in cfg.dataset.directories]
+    return dataclasses.replace(cfg, dataset=dataclasses.replace(cfg.dataset, directory=dirs))
+
+
 def require_set(name: str) -> str:
     """Path of image set `name`; fails the test naming the set when it is missing."""
     path = os.path.join(DATASETS, name)

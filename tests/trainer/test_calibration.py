@@ -4,14 +4,12 @@ import os
 import numpy as np
 import pytest
 
-from bfcnn.config import load_pipeline
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import repo_config
 
 
 def test_calibration_images_span_zero_to_the_asked_sigma(datasets):
     from bfcnn.trainer.int8 import calibration_images
-    cfg = load_pipeline(os.path.join(REPO, "configs", "resnet_5x5_bn_3x3.json"))
+    cfg = repo_config("resnet_5x5_bn_3x3")
     for top in (10.0, 60.0):
         imgs = calibration_images(cfg, max_sigma=top)
         assert len(imgs) == 34                          # 16 crops, each inverted, black, white
@@ -32,7 +30,7 @@ def test_low_noise_frames_lose_less_with_a_lower_calibration_top(datasets):
     from bfcnn.zoo import resolve
     from tests.conftest import noisy_pair
     name = "resnet_5x5_bn_3x3"
-    cfg = load_pipeline(os.path.join(REPO, "configs", f"{name}.json"))
+    cfg = repo_config(name)
     built = multiscale.build(cfg.model)
     tflite_weights.load_into(built.core, resolve(name).file_for("none"))
     _, noisy = noisy_pair(os.path.join(datasets, "BSD68", "test003.png"), 5, gray=True)
@@ -49,7 +47,7 @@ def test_low_noise_frames_lose_less_with_a_lower_calibration_top(datasets):
 
 def test_calibration_sigma_must_be_positive(tmp_path):
     from bfcnn.trainer.export import ExportError, export
-    cfg = load_pipeline(os.path.join(REPO, "configs", "resnet_5x5_bn_3x3.json"))
+    cfg = repo_config("resnet_5x5_bn_3x3")
     with pytest.raises(ExportError, match="--calibration-sigma must be > 0.*default 45"):
         export(cfg, None, str(tmp_path), "x", ("int8",), weights_from="resnet_5x5_bn_3x3",
                calibration_sigma=0.0)

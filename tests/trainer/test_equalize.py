@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from bfcnn.config import load_pipeline, parse_pipeline
+from bfcnn.config import parse_pipeline
+from tests.conftest import repo_config
 from tests.trainer.tiny import random_pyramids
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _model(**model):
@@ -68,7 +68,7 @@ def test_equalization_shrinks_the_int8_error_of_a_shipped_model(datasets):
     from bfcnn.zoo import resolve
     from tests.conftest import noisy_pair
     name = "sparse_resnet_5x5_bn_3x3"
-    cfg = load_pipeline(os.path.join(REPO, "configs", f"{name}.json"))
+    cfg = repo_config(name)
     built = multiscale.build(cfg.model)
     tflite_weights.load_into(built.core, resolve(name).file_for("none"))
     _, noisy = noisy_pair(os.path.join(datasets, "BSD68", "test003.png"), 25, gray=True)
