@@ -2,12 +2,13 @@
 the colour test images (bfcnn/video_scenes.py: static, slow pan, hand-held shake, a moving
 object on a still background, a cut), with fresh noise every frame.
 
-In the same run: the single-frame realtime model, the temporal model, a plain running average
+In the same run: the single-frame realtime model, the temporal model, frame averaging before the
+single-frame model (bfcnn.runtime.averaging: no temporal weights), a plain running average
 of the noisy frames (exponential, 0.8 old + 0.2 new: what averaging without motion handling
 does to motion), OpenCV fastNlMeansDenoisingColoredMulti (5-frame window, centred: it also
 looks 2 frames ahead, which a live stream cannot; best h of 0.5 / 0.7 / 0.9 x the noise std) on
 frame 10 of the first image's scenes, and CBM3D (one frame per static / slow-pan scene at sigma
-25). A peer run on some frames only is compared with both models on exactly those frames (rows
+25). A peer run on some frames only is compared with our methods on exactly those frames (rows
 marked [NLM's frames], [CBM3D's frames]). Noise: Gaussian at each --noises, and a synthetic camera
 (the trainer's camera-noise pipeline at one phone-like high-ISO setting, JPEG q90; one camera per
 sequence, fresh sensor noise per frame). PSNR is the mean over frames 5 .. end ("after 5");
@@ -31,7 +32,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.report import publish, table  # noqa: E402
 from bfcnn.evaluation import add_noise, bm3d, load_set, psnr  # noqa: E402
-from bfcnn.runtime import Denoiser, VideoDenoiser  # noqa: E402
+from bfcnn.runtime import AveragingDenoiser, Denoiser, VideoDenoiser  # noqa: E402
 from bfcnn.video_scenes import SCENES, scene  # noqa: E402
 
 NLM_H_FACTORS = (0.5, 0.7, 0.9)   # NLM multi's h, x the noise std: the best of these is reported
@@ -69,6 +70,8 @@ def evaluate(args) -> Dict:
     images = load_set("Kodak24", limit=args.images + 1)
     still = Denoiser(args.still, num_threads=args.threads)
     video = VideoDenoiser(args.model, num_threads=args.threads)
+    averaging = AveragingDenoiser(args.still, num_threads=args.threads)
+    avg_name = "frame averaging + " + averaging.card.name
     rows, curves = {}, {}
     for noise in args.noises:
         for name in SCENES:
@@ -79,8 +82,10 @@ def evaluate(args) -> Dict:
                 clean = scene(name, landscape[0], landscape[1], frames=args.frames, seed=i)
                 targets, noisy = noisy_frames(clean, noise, seed=1000 * i + 7)
                 video.reset()
+                averaging.reset()
                 outs = {"single-frame " + still.card.name: [still(y) for y in noisy],
                         "temporal " + video.card.name: [video(y) for y in noisy],
+                        avg_name: [averaging(y) for y in noisy],
                         "running average": _ema(noisy)}
                 for method, frames in outs.items():
                     p = [psnr(o, c) for o, c in zip(frames, targets)]
@@ -97,7 +102,7 @@ def evaluate(args) -> Dict:
                 def on_subset(tag: str, ts: List[int], peer: str, peer_psnrs: List[float]) -> None:
                     """A peer run on some frames only: it and both models on exactly those frames."""
                     acc.setdefault(f"{peer} [{tag}]|after5", []).append(float(np.mean(peer_psnrs)))
-                    for method in ("single-frame " + still.card.name, "temporal " + video.card.name):
+                    for method in ("single-frame " + still.card.name, "temporal " + video.card.name, avg_name):
                         acc.setdefault(f"{method} [{tag}]|after5", []).append(
                             float(np.mean([psnr(outs[method][t], targets[t]) for t in ts])))
                 if args.nlm_frames and i < args.nlm_images:
@@ -111,10 +116,10 @@ def evaluate(args) -> Dict:
                     on_subset("CBM3D's frames", [t], "CBM3D (one frame, sigma 25)", [psnr(bm3d(noisy[t], 25.0), targets[t])])
             rows[(noise, name)] = {k: float(np.mean(v)) for k, v in acc.items()}
             print(noise, name, {k: round(v, 2) for k, v in rows[(noise, name)].items()}, flush=True)
-    return {"rows": rows, "curves": curves, "speed": speed(args, still, video)}
+    return {"rows": rows, "curves": curves, "speed": speed(args, still, video, averaging)}
 
 
-def speed(args, still, video) -> Dict:
+def speed(args, still, video, averaging) -> Dict:
     """ms per 640x480 colour frame (median, interleaved), NLM colour for the ratio, and the
     temporal model's end-to-end latency on a live 30 fps synthetic camera."""
     from bfcnn.runtime.cameras import SyntheticCamera
@@ -123,15 +128,19 @@ def speed(args, still, video) -> Dict:
     base = cv2.resize(load_set("Kodak24", limit=1)[0], (640, 480), interpolation=cv2.INTER_AREA)
     frames = [add_noise(base, 20.0, rng) for _ in range(8)]
     video.reset()
-    t_still, t_video, t_nlm = [], [], []
+    averaging.reset()
+    t_still, t_video, t_avg, t_nlm = [], [], [], []
     for k in range(args.speed_frames):
         f = frames[k % len(frames)]
         t0 = time.perf_counter()
         still(f)
         t1 = time.perf_counter()
         video(f)
+        t2 = time.perf_counter()
+        averaging(f)
         t_still.append(t1 - t0)
-        t_video.append(time.perf_counter() - t1)
+        t_video.append(t2 - t1)
+        t_avg.append(time.perf_counter() - t2)
     for _ in range(3):
         t0 = time.perf_counter()
         cv2.fastNlMeansDenoisingColored(frames[0], None, 10, 10, 7, 21)
@@ -139,8 +148,13 @@ def speed(args, still, video) -> Dict:
     video.reset()
     live = run_stream(named(SyntheticCamera(640, 480, 30.0, count=args.speed_frames).frames(), "live"),
                       video, [], live=True)
-    ms = {k: 1000 * float(np.median(v)) for k, v in (("still", t_still), ("video", t_video), ("nlm", t_nlm))}
-    return {**ms, "latency_p95": live.latency_ms_p95, "dropped": live.dropped, "processed": live.processed}
+    averaging.reset()
+    live_avg = run_stream(named(SyntheticCamera(640, 480, 30.0, count=args.speed_frames).frames(), "live"),
+                          averaging, [], live=True)
+    ms = {k: 1000 * float(np.median(v)) for k, v in (("still", t_still), ("video", t_video), ("avg", t_avg),
+                                                      ("nlm", t_nlm))}
+    return {**ms, "latency_p95": live.latency_ms_p95, "dropped": live.dropped, "processed": live.processed,
+            "avg_latency_p95": live_avg.latency_ms_p95, "avg_dropped": live_avg.dropped}
 
 
 def plot(curves: Dict, noise: str) -> None:
@@ -177,9 +191,11 @@ def render(result: Dict) -> str:
     body += "\n\n" + table(["640x480 colour, 2 threads", "ms / frame", "vs single-frame", "x NLM colour"], [
         ["single-frame", sp["still"], 1.0, sp["nlm"] / sp["still"]],
         ["temporal", sp["video"], sp["video"] / sp["still"], sp["nlm"] / sp["video"]],
+        ["frame averaging + single-frame", sp["avg"], sp["avg"] / sp["still"], sp["nlm"] / sp["avg"]],
         ["OpenCV NLM colour (7/21, one frame)", sp["nlm"], sp["nlm"] / sp["still"], 1.0]])
     body += (f"\n\nTemporal model live on a 30 fps synthetic camera: latency p95 {sp['latency_p95']:.0f} ms, "
-             f"{sp['processed']} processed, {sp['dropped']} dropped.")
+             f"{sp['processed']} processed, {sp['dropped']} dropped; frame averaging: latency p95 "
+             f"{sp['avg_latency_p95']:.0f} ms, {sp['avg_dropped']} dropped.")
     return body
 
 

@@ -8,8 +8,12 @@
     video = VideoDenoiser()     # a stream: each frame denoised with the ones before it
     for frame in frames:
         clean = video(frame)
+
+    from bfcnn.runtime import AveragingDenoiser
+    video = AveragingDenoiser()  # the same with no temporal weights: frames averaged where still
 """
+from bfcnn.runtime.averaging import AveragingDenoiser
 from bfcnn.runtime.denoiser import Denoiser
 from bfcnn.runtime.video import VideoDenoiser
 
-__all__ = ["Denoiser", "VideoDenoiser"]
+__all__ = ["AveragingDenoiser", "Denoiser", "VideoDenoiser"]

@@ -43,9 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or exported model path (a still model: "
                    "images, and videos and cameras with --no-temporal)")
     p.add_argument("--video-model", default=None,
-                   help="videos and cameras: the temporal model that also uses the frames before "
-                        "(default: edge_color_video; edge_gray_video for --picamera2 lores frames "
-                        "with a gray --model)")
+                   help="with --temporal model: the trained temporal model (default: edge_color_video; "
+                        "edge_gray_video for --picamera2 lores frames with a gray --model)")
+    p.add_argument("--temporal", choices=("average", "model"), default="average",
+                   help="videos and cameras: average (default) blends each frame into an average of the "
+                        "frames before where the scene holds still, then denoises it with --model; "
+                        "model runs the trained --video-model on the frame and its previous output")
     p.add_argument("--no-temporal", action="store_true",
                    help="videos and cameras: denoise each frame alone with --model")
     p.add_argument("--quantization", default=None, help="model file: none (float32), int8, ...")
@@ -166,14 +169,21 @@ def _finish(stats: StreamStats, args, what: str) -> int:
 
 
 def _video_denoiser(args, den):
-    """The VideoDenoiser for videos and cameras, or None with --no-temporal."""
+    """The stream denoiser for videos and cameras: frame averaging before --model (default), the
+    trained --video-model, or None with --no-temporal."""
     if args.no_temporal:
         return None
+    if args.temporal == "average":
+        if args.ensemble != 1:
+            raise ValueError("--ensemble applies to frames denoised alone; add --no-temporal")
+        from bfcnn.runtime.averaging import AveragingDenoiser
+        return AveragingDenoiser(args.model, num_threads=args.threads, quantization=args.quantization,
+                                 strength=args.strength, backend=args.backend, tile=args.tile)
     for flag, value, default in (("--ensemble", args.ensemble, 1), ("--tile", args.tile, None),
                                  ("--quantization", args.quantization if args.quantization != "none" else None, None)):
         if value != default:
-            raise ValueError(f"{flag} applies to --model, which videos and cameras use with --no-temporal "
-                             f"(the video models run float32 whole frames); add --no-temporal")
+            raise ValueError(f"{flag} applies to --model, which --temporal model does not use (the video "
+                             f"models run float32 whole frames); use --temporal average or --no-temporal")
     from bfcnn.runtime.video import VideoDenoiser
     # files, OpenCV cameras and streams give BGR frames whatever --model is; only Picamera2's
     # lores stream hands a gray model its luma
@@ -188,7 +198,7 @@ def _video_denoiser(args, den):
 
 def _temporal_stats(stats: StreamStats, video) -> StreamStats:
     if video is not None:
-        stats.temporal_model = video.card.name
+        stats.temporal_model = getattr(video, "label", video.card.name)
         stats.temporal_restarts, stats.temporal_cuts = video.stats.restarts, video.stats.cuts
     return stats
 

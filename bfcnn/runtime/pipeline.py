@@ -110,7 +110,7 @@ class StreamStats:
     denoise_ms_p50: float = 0.0
     interrupted: bool = False
     # the video model's, for the whole run (the CLI copies its VideoDenoiser.stats in at the end)
-    temporal_model: str = ""       # the video model, when frames were denoised with the ones before
+    temporal_model: str = ""       # what used the frames before (a video model, or frame averaging + a model)
     temporal_restarts: int = 0     # times it started over: first frames, new sizes, files, cuts
     temporal_cuts: int = 0         # cuts it detected
     latencies_ms: List[float] = field(default_factory=list, repr=False)

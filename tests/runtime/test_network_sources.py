@@ -43,7 +43,7 @@ def test_one_runtime_denoises_another_runtimes_stream(mjpeg_server, tmp_path):
                      "--stats", str(stats), "--threads", "1"])
     assert code == 0
     data = json.loads(stats.read_text())
-    assert data["processed"] == 8 and data["temporal_model"] == "edge_color_video"
+    assert data["processed"] == 8 and data["temporal_model"] == "frame averaging + edge_color_realtime"
     cap = cv2.VideoCapture(str(out))
     frames = []
     while True:

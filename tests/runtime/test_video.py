@@ -112,16 +112,21 @@ def test_frame_contract_and_clear_errors():
 
 def test_cli_denoises_videos_with_the_frames_before(tmp_path, capsys):
     clip = os.path.join(cli.SAMPLES, "sample_clip.mp4")
-    for extra, model in (([], "edge_color_video"), (["--no-temporal"], "")):
-        stats = tmp_path / f"s{len(extra)}.json"
-        assert cli.main(["--input", clip, "--output", str(tmp_path / f"o{len(extra)}.mp4"), "--threads", "2",
+    for extra, model in (([], "frame averaging + edge_color_realtime"),
+                         (["--temporal", "model"], "edge_color_video"), (["--no-temporal"], "")):
+        stats = tmp_path / f"s{len(extra)}{len(model)}.json"
+        assert cli.main(["--input", clip, "--output", str(tmp_path / f"o{len(extra)}{len(model)}.mp4"), "--threads", "2",
                          "--stats", str(stats)] + extra) == 0
         data = json.loads(stats.read_text())
         assert data["temporal_model"] == model and data["processed"] > 10
         assert data["temporal_restarts"] == (1 if model else 0)
-    assert "with the frames before (edge_color_video)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "with the frames before (edge_color_video)" in err
+    assert "with the frames before (frame averaging + edge_color_realtime)" in err
     assert cli.main(["--input", clip, "--output", str(tmp_path / "e.mp4"), "--ensemble", "2"]) == 2
     assert "--no-temporal" in capsys.readouterr().err
+    assert cli.main(["--input", clip, "--output", str(tmp_path / "t.mp4"), "--temporal", "model", "--tile", "256"]) == 2
+    assert "--temporal average or --no-temporal" in capsys.readouterr().err
 
 
 def test_past_share_shows_where_the_past_is_used_and_leaves_the_stream_alone():

@@ -1,0 +1,181 @@
+"""Temporal noise reduction before a still model: average the stream's aligned noisy frames where
+the scene holds still, then denoise that average.
+
+A blind bias-free model denoises an input of lower noise better, and averaging N aligned frames
+divides the noise std by sqrt(N) without blurring anything that did not move. So each frame is
+blended with a running average of the frames before it, aligned by the global shift
+(bfcnn.runtime.motion), with a per-pixel weight that falls where the past does not fit:
+
+    a_t = y_t + G * (align(a_{t-1}) - y_t),   G = w * n / (n + 1),   w = exp(-z / THRESHOLD)
+
+n is how many frames the aligned average holds at that pixel (its noise variance is that of one
+frame over n), capped at MAX_FRAMES, 0 where the shift uncovered it. z measures the mismatch
+d = y_t - align(a_{t-1}) in units of what noise alone would give: the larger of the blurred
+mismatch squared (a ghost: d keeps its sign over a neighbourhood) and the excess of its blurred
+energy (moving texture), each over its own noise expectation. The noise level is the median of
+d^2 over the frame (most of a frame holds still), so nothing depends on the scale of the frame:
+w is degree 0, the average is linear in the frames, and the whole pipeline stays bias-free,
+f(a*y_1..t) = a*f(y_1..t). The still model then sees less noise where the scene is still and
+the frame alone where it moves.
+
+Unlike the trained temporal models (bfcnn.runtime.video), no weights are learned here: any still
+model works, and the three constants were set on scenes made from the training images (CBSD432),
+not on the test sets.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+BLUR = 1.5            # px: the neighbourhood of the mismatch statistics (Gaussian sigma)
+THRESHOLD = 2.0       # z at which the past's weight falls to 1/e
+MAX_FRAMES = 16.0     # at most this many frames in the average (G <= 16/17)
+_CHI2_MEDIAN = 0.455  # median of a chi-square with 1 degree of freedom: median(d^2) / var(d)
+
+
+class FrameAverage:
+    """The motion-gated running average of a stream's noisy frames (float32 [H, W, C] in [0, 1])
+    and, per pixel, how many frames it holds."""
+
+    def __init__(self, blur: float = BLUR, threshold: float = THRESHOLD, max_frames: float = MAX_FRAMES):
+        self.blur, self.threshold, self.max_frames = float(blur), float(threshold), float(max_frames)
+        self.average: Optional[np.ndarray] = None
+        self.count: Optional[np.ndarray] = None
+
+    def reset(self) -> None:
+        self.average = self.count = None
+
+    def update(self, frame: np.ndarray, shift: Tuple[int, int]) -> np.ndarray:
+        """Blend `frame` (float32 [H, W, C]) into the average aligned by `shift` (motion.align's
+        convention); returns the new average (kept: do not modify it)."""
+        from bfcnn.runtime import motion
+        if self.average is None or self.average.shape != frame.shape:
+            self.average = frame.copy()
+            self.count = np.ones(frame.shape[:2], np.float32)
+            return self.average
+        past = self.average if shift == (0, 0) else motion.align(self.average, shift)
+        n = self.count if shift == (0, 0) else motion.align(self.count[:, :, None], shift)[:, :, 0]
+        d = cv2.subtract(frame, past).reshape(frame.shape)
+        h, w, c = frame.shape
+        # the statistics at half resolution: a quarter of the work, and the area average already
+        # smooths the noise (their blur is BLUR / 2 there: the same neighbourhood)
+        hw = (max(1, w // 2), max(1, h // 2))
+        dh = cv2.resize(d, hw, interpolation=cv2.INTER_AREA).reshape(hw[1], hw[0], c)
+        nh = cv2.resize(n, hw, interpolation=cv2.INTER_AREA)
+        have_h = nh > 0
+        sample = have_h[::2, ::2]
+        if not np.any(sample):
+            self.average, self.count = frame.copy(), np.ones(frame.shape[:2], np.float32)
+            return self.average
+        inv_nh = np.float32(1.0) / np.maximum(nh, np.float32(1e-6))
+        dsq = np.square(dh)
+        mean_c = np.full((1, c), 1.0 / c, np.float32)
+        dsq_c = cv2.transform(dsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else dsq.reshape(hw[1], hw[0])
+        var_d = float(np.median(dsq_c[::2, ::2][sample])) / _CHI2_MEDIAN   # noise dominates most pixels
+        var_y = max(var_d / (1.0 + float(np.median(inv_nh[::2, ::2][sample]))), 1e-12)
+        base = np.float32(var_y) * (np.float32(1.0) + inv_nh)            # E[d^2] when nothing moved
+        sigma = self.blur / 2.0
+        area = np.float32(4.0 * np.pi * sigma ** 2)                         # a Gaussian blur's noise gain is 1/area
+        blurred = cv2.GaussianBlur(dh, (0, 0), sigma).reshape(dh.shape)
+        bsq = np.square(blurred)
+        ghost = (cv2.transform(bsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else bsq.reshape(hw[1], hw[0])) \
+            * area / base
+        energy = cv2.GaussianBlur(dsq_c, (0, 0), sigma)
+        spread = np.float32(np.sqrt(2.0 / (area * c)))                     # relative noise of that energy
+        texture = np.square(np.maximum(energy / base - np.float32(1.0), np.float32(0.0)) / spread)
+        wh = np.exp(-np.maximum(ghost, texture) / np.float32(self.threshold)).astype(np.float32)
+        weight = cv2.resize(wh, (w, h), interpolation=cv2.INTER_LINEAR) * (n > 0)
+        g = np.minimum(weight * n / (n + np.float32(1.0)), np.float32(self.max_frames / (self.max_frames + 1.0)))
+        g = g.astype(np.float32)
+        self.average = frame + g[:, :, None] * (past - frame)
+        inv_n = np.float32(1.0) / np.maximum(n, np.float32(1e-6))
+        var_new = np.square(np.float32(1.0) - g) + np.square(g) * inv_n   # in units of one frame's
+        self.count = (np.float32(1.0) / np.maximum(var_new, np.float32(1e-6))).astype(np.float32)
+        return self.average
+
+
+class AveragingDenoiser:
+    """A stream denoiser with no temporal weights: each frame is blended into a motion-gated
+    average of the frames before it (FrameAverage), and a still model denoises that average.
+
+    model: a still model's name, folder or .tflite (default: bfcnn.zoo.DEFAULT_MODEL); the other
+    arguments as for Denoiser / VideoDenoiser (strength mixes with the noisy frame: y + s * (f - y)).
+    motion: estimate global motion (default); detect_cuts: start over on a cut (default).
+    Same frames in and out as Denoiser; call it on each frame in order; reset() starts over, as
+    does a change of frame shape or dtype. Calls are serialized by a lock."""
+
+    def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None,
+                 quantization: Optional[str] = None, strength: float = 1.0, motion: bool = True,
+                 detect_cuts: bool = True, backend: str = "litert", tile: Optional[int] = None):
+        import threading
+        from bfcnn.runtime.denoiser import Denoiser, check_strength
+        from bfcnn.runtime.video import VideoStats
+        for name, flag in (("motion", motion), ("detect_cuts", detect_cuts)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        self.still = Denoiser(model, num_threads=num_threads, quantization=quantization, backend=backend, tile=tile)
+        self.card = self.still.card
+        self.label = f"frame averaging + {self.card.name}"   # what a stream's statistics call it
+        self.quantization, self.num_threads, self.backend = self.still.quantization, self.still.num_threads, backend
+        self.strength = check_strength(strength)
+        self.motion, self.detect_cuts = motion, detect_cuts
+        self.stats = VideoStats()
+        self._average = FrameAverage()
+        self._thumbs: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._key: Tuple = ()
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Start a new stream: the next frame is denoised alone."""
+        with self._lock:
+            self._average.reset()
+            self._thumbs, self._key = None, ()
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise the next frame of the stream; returns the same shape and dtype."""
+        from bfcnn.runtime import motion as motion_
+        from bfcnn.runtime.denoiser import finish_output, validate_frame
+        image, squeeze, dtype = validate_frame(image)
+        with self._lock:
+            scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+            frame = image.astype(np.float32) * scale
+            key = (image.shape, dtype)
+            luma = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.shape[2] == 3 else frame[:, :, 0]
+            h, w = luma.shape
+            fine = cv2.resize(luma, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+            thumb = motion_.thumbnail(frame)
+            self.stats.frames += 1
+            shift = (0, 0)
+            if self._thumbs is None or key != self._key:
+                self._average.reset()
+                self.stats.restarts += 1
+            else:
+                est = motion_.estimate(self._thumbs[0], thumb, self._thumbs[1], fine)
+                shift = _steadier(est.shift, self._average.average, frame) if self.motion else (0, 0)
+                if self.detect_cuts and est.cut:
+                    self._average.reset()
+                    shift = (0, 0)
+                    self.stats.cuts += 1
+                    self.stats.restarts += 1
+            self.stats.last_shift = shift
+            average = self._average.update(frame, shift)
+            self._thumbs, self._key = (thumb, fine), key
+            out = self.still(average)
+            return finish_output(out, image, scale, self.strength, dtype, squeeze)
+
+
+def _steadier(shift: Tuple[int, int], average: Optional[np.ndarray], frame: np.ndarray) -> Tuple[int, int]:
+    """The estimated shift, or (0, 0) when that fits the frame better: a small estimated shift
+    can be an object's motion pulling the correlation peak (seen: a still background read as
+    1 px off on every other frame, and averaged misaligned). Compared on every 4th pixel."""
+    if shift == (0, 0) or average is None or average.shape != frame.shape or max(abs(v) for v in shift) > 2:
+        return shift
+    from bfcnn.runtime import motion
+    f = frame[::4, ::4]
+    moved = motion.align(average, shift)[::4, ::4]
+    mask = np.abs(moved).sum(axis=2) > 0
+    miss_moved = float(np.median(np.abs(moved - f).sum(axis=2)[mask])) if np.any(mask) else np.inf
+    miss_still = float(np.median(np.abs(average[::4, ::4] - f).sum(axis=2)))
+    return (0, 0) if miss_still <= miss_moved else shift

@@ -1,0 +1,93 @@
+"""AveragingDenoiser: frames averaged where the scene holds still, then a still model. Bias-free
+over the whole stream, the still model exactly on a first frame and after a cut or reset, a
+real gain on a still shot, and no ghost of a moving object or a cut."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from bfcnn.evaluation import psnr
+from bfcnn.runtime import AveragingDenoiser, Denoiser
+from bfcnn.runtime.averaging import FrameAverage
+from bfcnn.video_scenes import scene
+from tests.conftest import require_set
+
+
+@pytest.fixture(scope="module")
+def photos():
+    folder = require_set("Kodak24")
+    names = sorted(os.listdir(folder))
+    out = []
+    for n in names[:3]:
+        img = cv2.imread(os.path.join(folder, n))
+        out.append(img if img.shape[1] >= img.shape[0] else np.ascontiguousarray(np.rot90(img)))
+    return out
+
+
+def _noisy(clean, sigma, seed):
+    rng = np.random.default_rng(seed)
+    return [np.clip(np.rint(c + rng.normal(0, sigma, c.shape)), 0, 255).astype(np.uint8) for c in clean]
+
+
+def _gain(photos, name, sigma=25.0, frames=12):
+    clean = scene(name, photos[0], photos[1], frames=frames, size=(240, 320), seed=1)
+    noisy = _noisy(clean, sigma, 3)
+    still, avg = Denoiser(num_threads=2), AveragingDenoiser(num_threads=2)
+    a = [psnr(avg(y), c) for y, c in zip(noisy, clean)]
+    s = [psnr(still(y), c) for y, c in zip(noisy, clean)]
+    return np.array(a) - np.array(s), avg
+
+
+def test_a_still_shot_gains_and_the_first_frame_is_the_still_model(photos):
+    gain, avg = _gain(photos, "static")
+    assert gain[0] == 0.0                         # no past: the still model's output
+    assert gain[5:].mean() > 1.5, gain            # measured +2.9 dB at 640x480
+    assert avg.stats.frames == 12 and avg.stats.restarts == 1 and avg.stats.cuts == 0
+
+
+def test_motion_costs_nothing_and_a_cut_starts_over(photos):
+    gain, _ = _gain(photos, "object")
+    assert gain[1:].min() > -0.2, gain            # the moving object leaves no ghost
+    gain, avg = _gain(photos, "cut")
+    k = 12 // 2
+    assert avg.stats.cuts == 1
+    assert gain[k] == pytest.approx(0.0, abs=1e-9)   # the frame after the cut: the still model
+    assert gain[k + 1:].mean() > 0.5
+
+
+def test_the_stream_is_bias_free():
+    """f(a*y_1..t) = a*f(y_1..t) for float frames: the weights depend on ratios only."""
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.random((96, 128, 3), dtype=np.float32), (0, 0), 3) * np.float32(0.4)
+    frames = [np.clip(base + np.float32(0.05) * rng.standard_normal(base.shape, dtype=np.float32), 0, 0.6)
+              for _ in range(6)]
+    one, other = AveragingDenoiser(num_threads=2), AveragingDenoiser(num_threads=2)
+    for y in frames:
+        a, b = one(y), other(y * np.float32(0.5))
+        np.testing.assert_allclose(b, 0.5 * a, rtol=2e-3, atol=2e-5)
+    assert np.abs(AveragingDenoiser(num_threads=2)(np.zeros_like(base))).max() == 0.0
+
+
+def test_reset_and_new_sizes_start_over(photos):
+    frame = photos[0][:120, :160]
+    avg, still = AveragingDenoiser(num_threads=2), Denoiser(num_threads=2)
+    for _ in range(3):
+        avg(frame)
+    avg.reset()
+    assert np.array_equal(avg(frame), still(frame))
+    small = photos[0][:64, :96]
+    assert np.array_equal(avg(small), still(small)) and avg.stats.restarts == 3
+
+
+def test_the_average_holds_the_frames_of_a_still_scene():
+    """On a still, noise-only scene the average holds several frames: its noise is under that
+    of 3 frames (the weight is cautious: a noise-sized mismatch already lowers it, which keeps
+    sub-pixel pans from smearing)."""
+    rng = np.random.default_rng(1)
+    fa = FrameAverage()
+    for _ in range(30):
+        out = fa.update(np.float32(0.5) + np.float32(0.05) * rng.standard_normal((128, 128, 3), dtype=np.float32),
+                        (0, 0))
+    assert np.std(out - 0.5) < 0.05 / np.sqrt(3)
+    assert 3 < np.median(fa.count) <= 17
