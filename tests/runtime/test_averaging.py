@@ -91,3 +91,14 @@ def test_the_average_holds_the_frames_of_a_still_scene():
                         (0, 0))
     assert np.std(out - 0.5) < 0.05 / np.sqrt(3)
     assert 3 < np.median(fa.count) <= 17
+
+
+def test_gray_streams_average_too(photos):
+    clean = [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in scene("static", photos[0], photos[1], frames=8,
+                                                                  size=(240, 320), seed=1)]
+    noisy = _noisy(clean, 25.0, 4)
+    avg, still = AveragingDenoiser("edge_gray_realtime", num_threads=2), Denoiser("edge_gray_realtime", num_threads=2)
+    outs = [avg(y) for y in noisy]
+    assert outs[0].shape == clean[0].shape and outs[0].dtype == np.uint8
+    gain = np.mean([psnr(o, c) - psnr(still(y), c) for o, y, c in zip(outs[4:], noisy[4:], clean[4:])])
+    assert gain > 1.0, gain
