@@ -49,51 +49,65 @@ class FrameAverage:
 
     def update(self, frame: np.ndarray, shift: Tuple[int, int]) -> np.ndarray:
         """Blend `frame` (float32 [H, W, C]) into the average aligned by `shift` (motion.align's
-        convention); returns the new average (kept: do not modify it)."""
+        convention); returns the new average (kept: do not modify it). The weights and the
+        frame counts live at half resolution (a quarter of the work; the area average already
+        smooths the noise, and their blur is BLUR / 2 there: the same neighbourhood)."""
         from bfcnn.runtime import motion
-        if self.average is None or self.average.shape != frame.shape:
-            self.average = frame.copy()
-            self.count = np.ones(frame.shape[:2], np.float32)
-            return self.average
-        past = self.average if shift == (0, 0) else motion.align(self.average, shift)
-        n = self.count if shift == (0, 0) else motion.align(self.count[:, :, None], shift)[:, :, 0]
-        d = cv2.subtract(frame, past).reshape(frame.shape)
         h, w, c = frame.shape
-        # the statistics at half resolution: a quarter of the work, and the area average already
-        # smooths the noise (their blur is BLUR / 2 there: the same neighbourhood)
         hw = (max(1, w // 2), max(1, h // 2))
+        if self.average is None or self.average.shape != frame.shape:
+            return self._start(frame, hw)
+        past = self.average if shift == (0, 0) else motion.align(self.average, shift)
+        half = (int(round(shift[0] / 2)), int(round(shift[1] / 2)))
+        n = self.count if half == (0, 0) else motion.align(self.count[:, :, None], half)[:, :, 0]
+        d = cv2.subtract(frame, past).reshape(frame.shape)
         dh = cv2.resize(d, hw, interpolation=cv2.INTER_AREA).reshape(hw[1], hw[0], c)
-        nh = cv2.resize(n, hw, interpolation=cv2.INTER_AREA)
-        have_h = nh > 0
-        sample = have_h[::2, ::2]
+        have = n > 0
+        sample = have[::2, ::2]
         if not np.any(sample):
-            self.average, self.count = frame.copy(), np.ones(frame.shape[:2], np.float32)
-            return self.average
-        inv_nh = np.float32(1.0) / np.maximum(nh, np.float32(1e-6))
-        dsq = np.square(dh)
+            return self._start(frame, hw)
+        inv_n = np.float32(1.0) / np.maximum(n, np.float32(1e-6))
         mean_c = np.full((1, c), 1.0 / c, np.float32)
+        dsq = np.square(dh)
         dsq_c = cv2.transform(dsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else dsq.reshape(hw[1], hw[0])
         var_d = float(np.median(dsq_c[::2, ::2][sample])) / _CHI2_MEDIAN   # noise dominates most pixels
-        var_y = max(var_d / (1.0 + float(np.median(inv_nh[::2, ::2][sample]))), 1e-12)
-        base = np.float32(var_y) * (np.float32(1.0) + inv_nh)            # E[d^2] when nothing moved
+        var_y = max(var_d / (1.0 + float(np.median(inv_n[::2, ::2][sample]))), 1e-12)
+        base = np.float32(var_y) * (np.float32(1.0) + inv_n)               # E[d^2] when nothing moved
         sigma = self.blur / 2.0
         area = np.float32(4.0 * np.pi * sigma ** 2)                         # a Gaussian blur's noise gain is 1/area
-        blurred = cv2.GaussianBlur(dh, (0, 0), sigma).reshape(dh.shape)
-        bsq = np.square(blurred)
+        bsq = np.square(cv2.GaussianBlur(dh, (0, 0), sigma).reshape(dh.shape))
         ghost = (cv2.transform(bsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else bsq.reshape(hw[1], hw[0])) \
             * area / base
         energy = cv2.GaussianBlur(dsq_c, (0, 0), sigma)
         spread = np.float32(np.sqrt(2.0 / (area * c)))                     # relative noise of that energy
         texture = np.square(np.maximum(energy / base - np.float32(1.0), np.float32(0.0)) / spread)
-        wh = np.exp(-np.maximum(ghost, texture) / np.float32(self.threshold)).astype(np.float32)
-        weight = cv2.resize(wh, (w, h), interpolation=cv2.INTER_LINEAR) * (n > 0)
-        g = np.minimum(weight * n / (n + np.float32(1.0)), np.float32(self.max_frames / (self.max_frames + 1.0)))
-        g = g.astype(np.float32)
-        self.average = frame + g[:, :, None] * (past - frame)
-        inv_n = np.float32(1.0) / np.maximum(n, np.float32(1e-6))
+        weight = np.exp(-np.maximum(ghost, texture) / np.float32(self.threshold)) * have
+        g = np.minimum(weight * n / (n + np.float32(1.0)),
+                       np.float32(self.max_frames / (self.max_frames + 1.0))).astype(np.float32)
         var_new = np.square(np.float32(1.0) - g) + np.square(g) * inv_n   # in units of one frame's
         self.count = (np.float32(1.0) / np.maximum(var_new, np.float32(1e-6))).astype(np.float32)
+        g_full = cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR)
+        _uncovered(g_full, shift)            # no past there: the frame alone
+        self.average = cv2.blendLinear(past, frame, g_full, np.float32(1.0) - g_full).reshape(frame.shape)
         return self.average
+
+    def _start(self, frame: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
+        self.average = frame.copy()
+        self.count = np.ones((hw[1], hw[0]), np.float32)
+        return self.average
+
+
+def _uncovered(g: np.ndarray, shift: Tuple[int, int]) -> None:
+    """Zero `g` where motion.align(..., shift) has no past (the rows and columns it uncovers)."""
+    dy, dx = shift
+    if dy > 0:
+        g[g.shape[0] - dy:] = 0.0
+    elif dy < 0:
+        g[:-dy] = 0.0
+    if dx > 0:
+        g[:, g.shape[1] - dx:] = 0.0
+    elif dx < 0:
+        g[:, :-dx] = 0.0
 
 
 class AveragingDenoiser:
@@ -140,12 +154,15 @@ class AveragingDenoiser:
         image, squeeze, dtype = validate_frame(image)
         with self._lock:
             scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
-            frame = image.astype(np.float32) * scale
+            frame = np.multiply(image, scale, dtype=np.float32)
             key = (image.shape, dtype)
-            luma = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.shape[2] == 3 else frame[:, :, 0]
-            h, w = luma.shape
-            fine = cv2.resize(luma, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
-            thumb = motion_.thumbnail(frame)
+            h, w = frame.shape[:2]
+            # luma at 1/2 and 1/4 from one area-reduced copy (area means compose: the 1/4 is
+            # motion.thumbnail's, without a second pass over the full frame)
+            small = cv2.resize(frame, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+            fine = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if frame.shape[2] == 3 else small.reshape(small.shape[:2])
+            thumb = cv2.resize(fine, (max(1, w // motion_.THUMB), max(1, h // motion_.THUMB)),
+                               interpolation=cv2.INTER_AREA)
             self.stats.frames += 1
             shift = (0, 0)
             if self._thumbs is None or key != self._key:
