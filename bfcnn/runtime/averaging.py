@@ -138,6 +138,7 @@ class AveragingDenoiser:
         self.stats = VideoStats()
         self._average = FrameAverage()
         self._thumbs: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._carry = (0.0, 0.0)   # the average's sub-pixel lag behind the frame (dy, dx)
         self._key: Tuple = ()
         self._lock = threading.Lock()
 
@@ -145,7 +146,7 @@ class AveragingDenoiser:
         """Start a new stream: the next frame is denoised alone."""
         with self._lock:
             self._average.reset()
-            self._thumbs, self._key = None, ()
+            self._thumbs, self._key, self._carry = None, (), (0.0, 0.0)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise the next frame of the stream; returns the same shape and dtype."""
@@ -167,12 +168,21 @@ class AveragingDenoiser:
             shift = (0, 0)
             if self._thumbs is None or key != self._key:
                 self._average.reset()
+                self._carry = (0.0, 0.0)
                 self.stats.restarts += 1
             else:
                 est = motion_.estimate(self._thumbs[0], thumb, self._thumbs[1], fine)
-                shift = _steadier(est.shift, self._average.average, frame) if self.motion else (0, 0)
+                # the average moves by whole pixels; what rounding leaves is carried to the next
+                # frame, so a pan of 0.3 px / frame moves it a pixel every third frame instead
+                # of never (each frame's own shift rounds to 0)
+                want = (est.subpixel[0] + self._carry[0], est.subpixel[1] + self._carry[1])
+                shift = (int(np.rint(want[0])), int(np.rint(want[1])))
+                shift = _steadier(shift, self._average.average, frame) if self.motion else (0, 0)
+                self._carry = (want[0] - shift[0], want[1] - shift[1]) if shift != (0, 0) or \
+                    max(abs(v) for v in want) < 1.0 else (0.0, 0.0)
                 if self.detect_cuts and est.cut:
                     self._average.reset()
+                    self._carry = (0.0, 0.0)
                     shift = (0, 0)
                     self.stats.cuts += 1
                     self.stats.restarts += 1

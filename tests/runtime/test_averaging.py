@@ -102,3 +102,17 @@ def test_gray_streams_average_too(photos):
     assert outs[0].shape == clean[0].shape and outs[0].dtype == np.uint8
     gain = np.mean([psnr(o, c) - psnr(still(y), c) for o, y, c in zip(outs[4:], noisy[4:], clean[4:])])
     assert gain > 1.0, gain
+
+
+def test_a_sub_pixel_pan_moves_the_average(photos):
+    """A pan of 0.34 px per frame: every frame's own shift rounds to 0, so the average must carry
+    the remainder and move a whole pixel about every third frame (it never moved before)."""
+    from bfcnn.video_scenes import view
+    src = photos[0]
+    frames = [view(src, (200.0, 150.0 + 0.34 * t), 0.0, 1.0, 160, 224) for t in range(10)]
+    avg = AveragingDenoiser(num_threads=2)
+    moves = []
+    for y in _noisy(frames, 5.0, 6):
+        avg(y)
+        moves.append(avg.stats.last_shift[0])
+    assert 2 <= sum(1 for m in moves if m == 1) <= 4 and all(m in (0, 1) for m in moves), moves
