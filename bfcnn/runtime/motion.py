@@ -15,7 +15,7 @@ with the same convention (bfcnn/trainer/data/sequences.py).
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -135,6 +135,20 @@ def _fast_even(n: int) -> int:
     return m
 
 
+def uncovered_regions(h: int, w: int, shift: Tuple[int, int]) -> List[Tuple[slice, ...]]:
+    """The index regions of an [h, w, ...] array that `align` by `shift` leaves without a past
+    (the rows and columns the shift uncovers; shifts of at least the size: everything)."""
+    dy, dx = int(shift[0]), int(shift[1])
+    if abs(dy) >= h or abs(dx) >= w:
+        return [(slice(None),)]
+    regions = []
+    if dy:
+        regions.append((slice(h - dy, h) if dy > 0 else slice(0, -dy),))
+    if dx:
+        regions.append((slice(None), slice(w - dx, w) if dx > 0 else slice(0, -dx)))
+    return regions
+
+
 def align(prev: np.ndarray, shift: Tuple[int, int], fill: Optional[np.ndarray] = None,
           scale: float = 1.0, out: Optional[np.ndarray] = None) -> np.ndarray:
     """prev ([H, W, C]) shifted by (dy, dx): out[y, x] = prev[y + dy, x + dx] where that pixel
@@ -148,19 +162,11 @@ def align(prev: np.ndarray, shift: Tuple[int, int], fill: Optional[np.ndarray] =
     if out is None:
         out = np.empty_like(prev)
 
-    def uncovered(region):
-        if fill is None:
-            out[region] = 0
-        else:
-            out[region] = fill[region] * scale if scale != 1.0 else fill[region]
+    for region in uncovered_regions(h, w, (dy, dx)):
+        out[region] = 0 if fill is None else (fill[region] * scale if scale != 1.0 else fill[region])
     if abs(dy) >= h or abs(dx) >= w:
-        uncovered((slice(None),))
         return out
     ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
     xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
     out[yd, xd] = prev[ys, xs]
-    if dy:
-        uncovered((slice(h - dy, h) if dy > 0 else slice(0, -dy),))
-    if dx:
-        uncovered((slice(None), slice(w - dx, w) if dx > 0 else slice(0, -dx)))
     return out
