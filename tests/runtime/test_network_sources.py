@@ -11,7 +11,7 @@ import cv2
 import pytest
 
 from bfcnn.runtime import cameras, cli
-from bfcnn.runtime.sources import SourceError
+from bfcnn.runtime.sources import SourceError, video_frames
 from tests.runtime.test_stream import FakeCapture
 
 
@@ -44,13 +44,7 @@ def test_one_runtime_denoises_another_runtimes_stream(mjpeg_server, tmp_path):
     assert code == 0
     data = json.loads(stats.read_text())
     assert data["processed"] == 8 and data["temporal_model"] == "frame averaging + edge_color_realtime"
-    cap = cv2.VideoCapture(str(out))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
+    frames = list(video_frames(str(out))[1])
     assert len(frames) == 8
     assert frames[0].shape == (120, 320, 3)              # the served view: noisy | denoised
     assert frames[-1].std() > 5                          # a picture, not a blank frame
