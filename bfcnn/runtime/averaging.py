@@ -114,9 +114,8 @@ class AveragingDenoiser:
         import threading
         from bfcnn.runtime.denoiser import Denoiser, check_strength
         from bfcnn.runtime.video import VideoStats
-        for name, flag in (("motion", motion), ("detect_cuts", detect_cuts)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        from bfcnn.runtime.motion import check_flags
+        check_flags(motion, detect_cuts)
         self.still = Denoiser(model, num_threads=num_threads, quantization=quantization, backend=backend, tile=tile)
         self.card = self.still.card
         self.label = f"frame averaging + {self.card.name}"   # what a stream's statistics call it

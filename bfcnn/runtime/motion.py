@@ -30,6 +30,13 @@ REFINE_WINDOW = (128, 192)   # the refinement's window at 1/2 resolution (rows, 
 REFINE_RESPONSE = 0.1        # a refinement peak below this keeps the coarse shift
 
 
+def check_flags(motion: bool, detect_cuts: bool) -> None:
+    """The stream denoisers' `motion` and `detect_cuts` switches: True or False, nothing else."""
+    for name, flag in (("motion", motion), ("detect_cuts", detect_cuts)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+
+
 class Estimate(NamedTuple):
     """shift: (dy, dx) in full-resolution pixels; response: the phase-correlation peak (same
     scene, noise up to sigma 75: >= 0.85 on Kodak24; different scenes: <= 0.21); difference:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from bfcnn.runtime import motion, pyramid
+from bfcnn.runtime.motion import check_flags
 from bfcnn.runtime.core_model import check_backend, open_core
 from bfcnn.runtime.denoiser import (MAX_THREADS, check_strength, finish_output, validate_frame,
                                     warn_gray_frame)
@@ -70,9 +71,7 @@ class VideoDenoiser:
                                         or not 1 <= num_threads <= MAX_THREADS):
             raise ValueError(f"num_threads must be an integer in 1..{MAX_THREADS} or None (all "
                              f"{os.cpu_count()} cores), got {num_threads!r}")
-        for name, flag in (("motion", motion), ("detect_cuts", detect_cuts)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        check_flags(motion, detect_cuts)
         self.strength = check_strength(strength)
         self.quantization = pick_quantization(self.card, model, quantization)
         self.num_threads = int(num_threads or os.cpu_count() or 1)
