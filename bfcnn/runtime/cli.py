@@ -198,7 +198,7 @@ def _video_denoiser(args, den):
 
 def _temporal_stats(stats: StreamStats, video) -> StreamStats:
     if video is not None:
-        stats.temporal_model = getattr(video, "label", video.card.name)
+        stats.temporal_model = video.label
         stats.temporal_restarts, stats.temporal_cuts = video.stats.restarts, video.stats.cuts
     return stats
 

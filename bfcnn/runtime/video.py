@@ -63,6 +63,7 @@ class VideoDenoiser:
                  detect_cuts: bool = True, backend: str = "litert"):
         model = DEFAULT_VIDEO_MODEL if model is None else model
         self.card: ModelCard = resolve(model)
+        self.label = self.card.name   # what a stream's statistics call it
         if not self.card.temporal:
             raise ModelError(f"{self.card.name} is a still model (its card has no \"temporal\": true); "
                              f"use Denoiser for it, or a video model here "
