@@ -38,14 +38,18 @@ def check_flags(motion: bool, detect_cuts: bool) -> None:
 
 
 class Estimate(NamedTuple):
-    """shift: (dy, dx) in full-resolution pixels; response: the phase-correlation peak (same
-    scene, noise up to sigma 75: >= 0.85 on Kodak24; different scenes: <= 0.21); difference:
-    mean |aligned past - frame| on the thumbnail; cut: the past shows another scene."""
-    shift: Tuple[int, int]
+    """subpixel: the shift (dy, dx) in full-resolution pixels, before rounding; `shift` is it
+    rounded to whole pixels; response: the phase-correlation peak (same scene, noise up to sigma
+    75: >= 0.85 on Kodak24; different scenes: <= 0.21); difference: mean |aligned past - frame|
+    on the thumbnail; cut: the past shows another scene."""
+    subpixel: Tuple[float, float]
     response: float
     difference: float
     cut: bool
-    subpixel: Tuple[float, float] = (0.0, 0.0)   # the shift before rounding (full-resolution pixels)
+
+    @property
+    def shift(self) -> Tuple[int, int]:
+        return int(np.rint(self.subpixel[0])), int(np.rint(self.subpixel[1]))
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -72,7 +76,7 @@ def estimate(prev_thumb: np.ndarray, thumb: np.ndarray, prev_fine: Optional[np.n
     h, w = thumb.shape
     scale = min(1.0, max(float(prev_thumb.mean()), float(thumb.mean()), 1e-3) / CUT_REFERENCE_LUMA)
     if min(h, w) < MIN_THUMB_SIDE:
-        return Estimate((0, 0), 0.0, float(np.mean(np.abs(prev_thumb - thumb))), False)
+        return Estimate((0.0, 0.0), 0.0, float(np.mean(np.abs(prev_thumb - thumb))), False)
     # OpenCV pads to its next fast DFT size; an odd padded size biases the peak by half a
     # thumbnail pixel (2 full-resolution pixels, measured): correlate a central part of a fast,
     # even size instead
@@ -84,7 +88,7 @@ def estimate(prev_thumb: np.ndarray, thumb: np.ndarray, prev_fine: Optional[np.n
         half = (max(1, w // 2), max(1, h // 2))
         coarse = float(np.mean(np.abs(cv2.resize(prev_thumb, half, interpolation=cv2.INTER_AREA)
                                       - cv2.resize(thumb, half, interpolation=cv2.INTER_AREA))))
-        return Estimate((0, 0), float(response), coarse, coarse > CUT_DIFFERENCE_UNALIGNED * scale)
+        return Estimate((0.0, 0.0), float(response), coarse, coarse > CUT_DIFFERENCE_UNALIGNED * scale)
     ty, tx = int(np.rint(sy)), int(np.rint(sx))
     aligned = align(prev_thumb[:, :, None], (ty, tx), fill=thumb[:, :, None])[:, :, 0]
     difference = float(np.mean(np.abs(aligned - thumb)))
@@ -93,7 +97,7 @@ def estimate(prev_thumb: np.ndarray, thumb: np.ndarray, prev_fine: Optional[np.n
         exact = refine_subpixel(prev_fine, fine, (sy * THUMB, sx * THUMB), THUMB // 2)
     else:
         exact = (float(sy * THUMB), float(sx * THUMB))
-    return Estimate((int(np.rint(exact[0])), int(np.rint(exact[1]))), float(response), difference, cut, exact)
+    return Estimate(exact, float(response), difference, cut)
 
 
 def refine(prev_fine: np.ndarray, fine: np.ndarray, shift, factor: int,
