@@ -48,12 +48,17 @@ def check_pyramid(card: ModelCard) -> List[np.ndarray]:
     return out
 
 
-def convert(tflite_path: str) -> bytes:
-    """The float TFLite file as an ONNX model (bytes), converted by tf2onnx."""
+def _tf2onnx():
     try:
         import tf2onnx
     except ImportError:
         raise OnnxExportError("--to-onnx needs tf2onnx: pip install bfcnn[train]") from None
+    return tf2onnx
+
+
+def convert(tflite_path: str) -> bytes:
+    """The float TFLite file as an ONNX model (bytes), converted by tf2onnx."""
+    tf2onnx = _tf2onnx()
     # tf2onnx first asks TensorFlow's interpreter for static shapes, which a model with free
     # input sizes cannot give; it then reads them from the file. Its warning says nothing to a user.
     log = logging.getLogger("tf2onnx")
@@ -89,7 +94,6 @@ def max_difference(onnx_bytes: bytes, tflite_path: str, inputs: List[np.ndarray]
 def add_onnx(model: str) -> Tuple[str, Dict]:
     """Write model.onnx beside the float file of `model` (an exported folder, a shipped name
     or a .tflite path with its card) and record it in card.json. Returns (path, card entry)."""
-    import tf2onnx
     try:
         card = resolve(model)
         tflite = verify(card, "none")
@@ -103,7 +107,7 @@ def add_onnx(model: str) -> Tuple[str, Dict]:
     path = os.path.join(card.directory, FILE_NAME)
     atomic_write_bytes(path, onnx_bytes)
     entry = {"file": FILE_NAME, "sha256": hashlib.sha256(onnx_bytes).hexdigest(), "bytes": len(onnx_bytes),
-             "opset": OPSET, "converter": f"tf2onnx {tf2onnx.__version__} from {os.path.basename(tflite)}",
+             "opset": OPSET, "converter": f"tf2onnx {_tf2onnx().__version__} from {os.path.basename(tflite)}",
              "max_abs_diff_vs_tflite": diff}
     card_path = os.path.join(card.directory, "card.json")
     with open(card_path, encoding="utf-8") as f:
