@@ -1,4 +1,5 @@
 """Copy an exported model into the package: python tools/ship_model.py EXPORTED_DIR NAME [--only none int8]
+Add files to a shipped model:            python tools/ship_model.py EXPORTED_DIR NAME --add dynamic
 
 Copies card.json, the listed .tflite files and model.onnx when the card has one (not
 saved_model/ or pipeline.json) into
@@ -6,6 +7,11 @@ bfcnn/pretrained/NAME/, after checking each file against the card's sha256 and t
 card's name is NAME. Files of quantizations left out are dropped from the shipped card
 (e.g. an int8 file that lost too much to float). The recipe (config + RESULTS.md line) is
 yours to record.
+
+--add Q ...: keep the shipped model as it is (its card, lineage and files) and add only the
+files of quantizations Q from an export of the same weights: the exported float file must be
+byte-identical to the shipped one. A re-export cannot keep the lineage itself (it would record
+the shipped model as its own parent).
 """
 import argparse
 import json
@@ -24,12 +30,18 @@ def main() -> int:
     p.add_argument("exported")
     p.add_argument("name")
     p.add_argument("--only", nargs="+", default=None, help="quantizations to ship (default: all in the card)")
+    p.add_argument("--add", nargs="+", default=None,
+                   help="add these quantizations' files to the shipped model (same weights) and change nothing else")
     args = p.parse_args()
+    if args.add and args.only:
+        p.error("--add and --only do not go together: --add keeps the shipped files and adds the listed ones")
     with open(os.path.join(args.exported, "card.json"), encoding="utf-8") as f:
         card = json.load(f)
     if card["name"] != args.name:
         print(f"error: the card is named {card['name']!r}; export again with --name {args.name}", file=sys.stderr)
         return 2
+    if args.add:
+        return add_files(args.exported, card, args.name, args.add)
     keep = args.only or list(card["quantization"])
     missing = [q for q in keep if q not in card["quantization"]]
     if missing:
@@ -59,6 +71,39 @@ def main() -> int:
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     print(f"shipped {args.name}: {', '.join(keep)} -> {out}")
+    return 0
+
+
+def add_files(exported_dir: str, exported: dict, name: str, modes: list) -> int:
+    """Add the files of `modes` (and their export checks) from an export of the shipped weights."""
+    out = os.path.join(PRETRAINED, name)
+    with open(os.path.join(out, "card.json"), encoding="utf-8") as f:
+        shipped = json.load(f)
+    if exported["quantization"].get("none", {}).get("sha256") != shipped["quantization"].get("none", {}).get("sha256"):
+        print(f"error: the exported float file differs from the shipped {name!r} one: --add is for files of the "
+              f"same weights; ship a new model without --add", file=sys.stderr)
+        return 2
+    missing = [q for q in modes if q not in exported["quantization"] or q == "none"]
+    if missing:
+        print(f"error: {missing} cannot be added (the export has {list(exported['quantization'])}; "
+              f"'none' is the shipped float file itself)", file=sys.stderr)
+        return 2
+    try:
+        card = ModelCard.from_file(os.path.join(exported_dir, "card.json"))
+        for q in modes:
+            verify(card, q)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for q in modes:
+        entry = exported["quantization"][q]
+        shutil.copyfile(os.path.join(exported_dir, entry["file"]), os.path.join(out, entry["file"]))
+        shipped["quantization"][q] = entry
+        if q in exported.get("export_check", {}):
+            shipped.setdefault("export_check", {})[q] = exported["export_check"][q]
+    with open(os.path.join(out, "card.json"), "wb") as f:
+        f.write(card_bytes(shipped))
+    print(f"added {', '.join(modes)} to {name} -> {out}")
     return 0
 
 

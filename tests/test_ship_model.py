@@ -1,0 +1,54 @@
+"""tools/ship_model.py --add: a file of the same weights joins a shipped model and nothing else
+about that model changes (its lineage above all); other weights are refused."""
+import importlib.util
+import json
+import os
+import shutil
+
+import pytest
+
+from bfcnn.zoo import PRETRAINED_DIR
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture()
+def tool(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("ship_model", os.path.join(ROOT, "tools", "ship_model.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "PRETRAINED", str(tmp_path / "pretrained"))
+    exported = tmp_path / "exported"
+    shutil.copytree(os.path.join(PRETRAINED_DIR, "edge_gray_realtime"), exported)
+    shipped = tmp_path / "pretrained" / "edge_gray_realtime"
+    shutil.copytree(exported, shipped)
+    card = json.loads((shipped / "card.json").read_text())
+    del card["quantization"]["dynamic"], card["export_check"]["dynamic"]
+    os.remove(shipped / "model_dynamic.tflite")
+    (shipped / "card.json").write_text(json.dumps(card))
+    return module, exported, shipped
+
+
+def test_add_keeps_the_card_and_adds_the_file(tool, monkeypatch, capsys):
+    module, exported, shipped = tool
+    before = json.loads((shipped / "card.json").read_text())
+    monkeypatch.setattr("sys.argv", ["ship_model.py", str(exported), "edge_gray_realtime", "--add", "dynamic"])
+    assert module.main() == 0
+    after = json.loads((shipped / "card.json").read_text())
+    source = json.loads((exported / "card.json").read_text())
+    assert after["quantization"]["dynamic"] == source["quantization"]["dynamic"]
+    assert after["export_check"]["dynamic"] == source["export_check"]["dynamic"]
+    del after["quantization"]["dynamic"], after["export_check"]["dynamic"]
+    assert after == before                              # lineage and everything else untouched
+    assert (shipped / "model_dynamic.tflite").read_bytes() == (exported / "model_dynamic.tflite").read_bytes()
+
+
+def test_add_refuses_other_weights(tool, monkeypatch, capsys):
+    module, exported, shipped = tool
+    card = json.loads((exported / "card.json").read_text())
+    card["quantization"]["none"]["sha256"] = "0" * 64
+    (exported / "card.json").write_text(json.dumps(card))
+    monkeypatch.setattr("sys.argv", ["ship_model.py", str(exported), "edge_gray_realtime", "--add", "dynamic"])
+    assert module.main() == 2
+    assert "same weights" in capsys.readouterr().err
+    assert not (shipped / "model_dynamic.tflite").exists()
