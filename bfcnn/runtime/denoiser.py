@@ -179,11 +179,19 @@ class Denoiser:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise one frame; returns the same shape and dtype (see the module docstring)."""
         image, squeeze, dtype = validate_frame(image)   # before the lock: a bad frame waits for nothing
-        with self._lock:
-            return self._call(image, squeeze, dtype)
-
-    def _call(self, image: np.ndarray, squeeze: bool, dtype) -> np.ndarray:
         scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+        with self._lock:
+            out = self._raw(image, scale)
+            return finish_output(out, image, scale, self.strength, dtype, squeeze)
+
+    def raw(self, frame: np.ndarray) -> np.ndarray:
+        """The model's output for a frame already checked by the caller (float32 [H, W, C] in
+        [0, 1], C = 1 or 3): float32 [H, W, C], neither clipped nor mixed by strength. For stream
+        denoisers that hand it a frame they built and finish the output themselves."""
+        with self._lock:
+            return self._raw(frame, np.float32(1.0))
+
+    def _raw(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
         c_model = self.card.channels
         c_in = image.shape[2]
         if c_in == c_model:
@@ -195,7 +203,7 @@ class Denoiser:
                 self._warned_gray = True
                 warn_gray_frame(self.card.name)
             out = self._ensembled(np.repeat(image, c_model, axis=2), scale).mean(axis=2, keepdims=True)
-        return finish_output(out, image, scale, self.strength, dtype, squeeze)
+        return out
 
     # ----------------------------------------------------------------- helpers
     def _ensembled(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
