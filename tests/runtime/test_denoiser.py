@@ -252,3 +252,18 @@ def test_tflite_path_runs_the_file_it_names():
     assert Denoiser(folder, num_threads=1).quantization == "none"
     with pytest.raises(ModelError, match="is the 'int8' file but quantization='none'"):
         Denoiser(os.path.join(folder, "model_int8.tflite"), quantization="none")
+
+
+def test_raw_is_the_unclipped_output_of_a_float_frame():
+    """Denoiser.raw (for stream denoisers that finish the output themselves): the same model
+    output as a call, before clipping and strength."""
+    den = Denoiser(num_threads=2, strength=0.5)
+    rng = np.random.default_rng(4)
+    frame = np.zeros((40, 56, 3), np.float32)
+    frame[:, 28:] = 1.0                                   # black | white, noise clipped at both ends
+    frame = np.clip(frame + rng.normal(0, 0.1, frame.shape), 0.0, 1.0).astype(np.float32)
+    raw = den.raw(frame)
+    assert raw.dtype == np.float32 and raw.shape == frame.shape
+    assert raw.min() < -0.01 and raw.max() > 1.01         # the clipped noise's mean is undone: not clipped
+    expected = np.clip(frame + np.float32(0.5) * (raw - frame), 0.0, 1.0)
+    np.testing.assert_allclose(den(frame), expected, atol=1e-6)
