@@ -3,10 +3,13 @@
 A temporal model (VideoDenoiser) gets the previous denoised frame aligned to the current noisy
 one. The alignment is global and integer: a translation estimated by phase correlation on a
 small luma thumbnail (1/4 of each side: noise averages out over 16 pixels, and a 640x480 frame
-costs well under a millisecond), refined to full-resolution pixels. Integer, because a sub-pixel
-warp blurs, and a recurrent model would blur the past again every frame; what the shift leaves
-unexplained (sub-pixel rest, rotation, zoom, objects moving on their own) the model sees in the
-temporal difference and decides per pixel how far to trust the past.
+costs well under a millisecond), refined to full-resolution pixels. Integer for the trained
+temporal model, because a sub-pixel warp blurs, and a recurrent model would blur its own past
+again every frame; what the shift leaves unexplained (sub-pixel rest, rotation, zoom, objects
+moving on their own) the model sees in the temporal difference and decides per pixel how far
+to trust the past. Frame averaging (bfcnn.runtime.averaging) resamples its average of noisy
+frames by the sub-pixel rest that `residual_shift` measures: there the blur of one bicubic
+step costs less than the misalignment (measured there).
 
 Conventions: a shift is (dy, dx), integers: aligned[y, x] = prev[y + dy, x + dx] where that
 pixel exists, else 0 (an uncovered border holds no past, as a first frame: a temporal model
@@ -130,6 +133,53 @@ def refine_subpixel(prev_fine: np.ndarray, fine: np.ndarray, shift, factor: int,
     if response < REFINE_RESPONSE or max(abs(sy), abs(sx)) > 2:
         return coarse
     return float((iy + sy) * factor), float((ix + sx) * factor)
+
+
+def residual_shift(reference: np.ndarray, frame: np.ndarray, start: Tuple[float, float],
+                   iterations: int = 2) -> Optional[Tuple[float, float]]:
+    """The shift (dy, dx) that best moves `reference` onto `frame` (two float32 [h, w] luma
+    planes of one resolution), refined from `start` (pixels of these planes):
+    moved[y, x] = reference[y + dy, x + dx] ~ frame[y, x]. Inverse-compositional Lucas-Kanade:
+    the reference, moved by `start` and smoothed like the frame (Gaussian, 1 px), is linearized
+    once; each step moves the frame back by the shift found so far (bilinear) and solves the
+    2x2 least squares of the reference's gradient against the residual. Pixels whose residual
+    exceeds 3x its robust spread at the first step (a moving object, an occlusion) are left
+    out, so the background decides. None when the gradients cannot fix a shift (a flat or
+    one-directional scene) or a step runs off by more than a pixel: the caller keeps its own
+    estimate. Depends on ratios only: scaling both planes leaves the shift."""
+    h, w = frame.shape
+    margin = int(np.ceil(max(abs(start[0]), abs(start[1])))) + 4
+    if h <= 2 * margin + 8 or w <= 2 * margin + 8:
+        return None
+    inner = (slice(margin, h - margin, 2), slice(margin, w - margin, 2))
+    m = np.float32([[1.0, 0.0, start[1]], [0.0, 1.0, start[0]]])
+    ref = cv2.GaussianBlur(cv2.warpAffine(reference, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                          borderMode=cv2.BORDER_REPLICATE), (5, 5), 1.0)
+    smooth = cv2.GaussianBlur(frame, (5, 5), 1.0)
+    gy = cv2.Sobel(ref, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)[inner]
+    gx = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)[inner]
+    base = ref[inner]
+    r = smooth[inner] - base
+    keep = (np.abs(r) <= 3.0 * float(np.median(np.abs(r))) / 0.6745).astype(np.float32)
+    gyk, gxk = gy * keep, gx * keep
+    a = np.array([[np.sum(gyk * gy), np.sum(gyk * gx)], [np.sum(gyk * gx), np.sum(gxk * gx)]], np.float64)
+    eig = np.linalg.eigvalsh(a)
+    if eig[1] <= 0.0 or eig[0] <= 1e-3 * eig[1]:
+        return None
+    inv = np.linalg.inv(a)
+    dy = dx = 0.0
+    for i in range(iterations):
+        if i:   # the frame moved back by the shift so far: back[y, x] = smooth[y - dy, x - dx]
+            back = cv2.warpAffine(smooth, np.float32([[1.0, 0.0, -dx], [0.0, 1.0, -dy]]), (w, h),
+                                  flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+            r = back[inner] - base
+        step = inv @ np.array([np.sum(gyk * r), np.sum(gxk * r)], np.float64)
+        if np.max(np.abs(step)) > 1.0:
+            return None
+        dy, dx = dy + float(step[0]), dx + float(step[1])
+        if np.max(np.abs(step)) < 0.02:
+            break
+    return float(start[0]) + dy, float(start[1]) + dx
 
 
 def _phase_correlate(a: np.ndarray, b: np.ndarray, window: np.ndarray):

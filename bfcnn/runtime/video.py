@@ -35,12 +35,13 @@ from bfcnn.zoo import DEFAULT_VIDEO_MODEL, ModelCard, ModelError, pick_quantizat
 
 @dataclass
 class VideoStats:
-    """What the VideoDenoiser did so far: frames, restarts (first frame, size change, reset(),
-    cut), cuts detected, and the last frame's global shift (dy, dx) in pixels."""
+    """What the stream denoiser did so far: frames, restarts (first frame, size change, reset(),
+    cut), cuts detected, and the last frame's global shift (dy, dx) in pixels (whole pixels for
+    VideoDenoiser; frame averaging registers fractions of a pixel)."""
     frames: int = 0
     restarts: int = 0
     cuts: int = 0
-    last_shift: Tuple[int, int] = (0, 0)
+    last_shift: Tuple[float, float] = (0, 0)
 
 
 class VideoDenoiser:

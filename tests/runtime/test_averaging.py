@@ -105,8 +105,9 @@ def test_gray_streams_average_too(photos):
 
 
 def test_a_sub_pixel_pan_moves_the_average(photos):
-    """A pan of 0.34 px per frame: every frame's own shift rounds to 0, so the average must carry
-    the remainder and move a whole pixel about every third frame (it never moved before)."""
+    """A pan of 0.34 px per frame: every frame's own shift rounds to 0 (the average never moved
+    at first; then it moved a whole pixel every third frame). Registered against the average,
+    each frame's sub-pixel shift is found and the average resampled by it."""
     from bfcnn.video_scenes import view
     src = photos[0]
     frames = [view(src, (200.0, 150.0 + 0.34 * t), 0.0, 1.0, 160, 224) for t in range(10)]
@@ -114,8 +115,27 @@ def test_a_sub_pixel_pan_moves_the_average(photos):
     moves = []
     for y in _noisy(frames, 5.0, 6):
         avg(y)
-        moves.append(avg.stats.last_shift[0])
-    assert 2 <= sum(1 for m in moves if m == 1) <= 4 and all(m in (0, 1) for m in moves), moves
+        moves.append(avg.stats.last_shift)
+    assert moves[0] == (0.0, 0.0)
+    dy, dx = np.array(moves[1:]).T
+    assert np.abs(dy - 0.34).max() < 0.12 and np.abs(dx).max() < 0.12, moves
+
+
+def test_sub_pixel_pans_and_shake_gain_as_a_still_shot_does(photos):
+    """Resampling by the registered sub-pixel shift: a diagonal half-pixel pan and a hand-held
+    shake keep most of a still shot's gain (measured at 320x240, sigma 25: +2.1 and +2.3 dB
+    against +2.8 still, from +0.95 and +1.3 with whole-pixel shifts only)."""
+    from bfcnn.video_scenes import view
+    src = photos[0]
+    c = np.array([(src.shape[1] - 1) / 2.0, (src.shape[0] - 1) / 2.0])
+    pan = [np.clip(np.rint(view(src, c + 0.5 * (t - 6), 0.0, 1.0, 240, 320)), 0, 255).astype(np.uint8).reshape(240, 320, 3)
+           for t in range(12)]
+    noisy = _noisy(pan, 25.0, 7)
+    still, avg = Denoiser(num_threads=2), AveragingDenoiser(num_threads=2)
+    gain = np.array([psnr(avg(y), c_) - psnr(still(y), c_) for y, c_ in zip(noisy, pan)])
+    assert gain[5:].mean() > 1.5 and gain[1:].min() > 0.0, gain
+    gain, _ = _gain(photos, "shake")
+    assert gain[5:].mean() > 1.5 and gain[1:].min() > -0.2, gain
 
 
 def test_the_int8_file_averages_as_well(photos):
