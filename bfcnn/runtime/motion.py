@@ -152,9 +152,13 @@ def residual_shift(reference: np.ndarray, frame: np.ndarray, start: Tuple[float,
     if h <= 2 * margin + 8 or w <= 2 * margin + 8:
         return None
     inner = (slice(margin, h - margin, 2), slice(margin, w - margin, 2))
-    m = np.float32([[1.0, 0.0, start[1]], [0.0, 1.0, start[0]]])
-    ref = cv2.GaussianBlur(cv2.warpAffine(reference, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                          borderMode=cv2.BORDER_REPLICATE), (5, 5), 1.0)
+    if start == (0.0, 0.0):
+        moved = reference
+    else:
+        m = np.float32([[1.0, 0.0, start[1]], [0.0, 1.0, start[0]]])
+        moved = cv2.warpAffine(reference, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+    ref = cv2.GaussianBlur(moved, (5, 5), 1.0)
     smooth = cv2.GaussianBlur(frame, (5, 5), 1.0)
     gy = cv2.Sobel(ref, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)[inner]
     gx = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)[inner]
@@ -177,7 +181,7 @@ def residual_shift(reference: np.ndarray, frame: np.ndarray, start: Tuple[float,
         if np.max(np.abs(step)) > 1.0:
             return None
         dy, dx = dy + float(step[0]), dx + float(step[1])
-        if np.max(np.abs(step)) < 0.02:
+        if np.max(np.abs(step)) < 0.05:   # a twentieth of a pixel here: not worth another step
             break
     return float(start[0]) + dy, float(start[1]) + dx
 
