@@ -36,6 +36,8 @@ BLUR = 1.5            # px: the neighbourhood of the mismatch statistics (Gaussi
 THRESHOLD = 2.0       # z at which the past's weight falls to 1/e
 MAX_FRAMES = 16.0     # at most this many frames in the average (G <= 16/17)
 SUBPIXEL = 0.1        # px: a fraction of the shift worth resampling the average for
+STILL = 0.15          # px / frame: an estimated motion under this is a still camera's noise
+REGISTER_STILL = 4    # a still camera's average is registered on every 4th frame
 _CHI2_MEDIAN = 0.455  # median of a chi-square with 1 degree of freedom: median(d^2) / var(d)
 
 
@@ -163,6 +165,7 @@ class AveragingDenoiser:
         self.stats = VideoStats()
         self._average = FrameAverage()
         self._thumbs: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._unregistered = 0     # frames since the average was last registered
         self._key: Tuple = ()
         self._lock = threading.Lock()
 
@@ -204,8 +207,17 @@ class AveragingDenoiser:
                     # measured against the average itself (a pan of 0.3 px / frame rounds to 0
                     # every frame; measured on pans over training images at sigma 25, resampling
                     # the rest gained 0.4-0.65 dB on sub-pixel pans and 0.5 on hand-held shake)
+                    # A still camera (the estimate under STILL px) is registered every
+                    # REGISTER_STILL'th frame only: a drift that slow moves the average by a
+                    # fraction of a pixel in between, and registration is a sixth of the overhead
                     whole = _steadier(est.shift, self._average.average, frame)
-                    shift = self._average.register(fine, whole)
+                    self._unregistered += 1
+                    if whole != (0, 0) or max(abs(v) for v in est.subpixel) >= STILL \
+                            or self._unregistered >= REGISTER_STILL:
+                        shift = self._average.register(fine, whole)
+                        self._unregistered = 0
+                    else:
+                        shift = (0.0, 0.0)
             self.stats.last_shift = shift
             average = self._average.update(frame, shift, small)
             self._thumbs, self._key = (thumb, fine), key
