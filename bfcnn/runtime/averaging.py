@@ -63,10 +63,12 @@ class FrameAverage:
         from bfcnn.runtime import motion
         if self.average is None or self.luma is None or self.luma.shape != fine.shape:
             return float(shift[0]), float(shift[1])
-        found = motion.residual_shift(self.luma, fine, (shift[0] / 2.0, shift[1] / 2.0))
-        if found is None or max(abs(2.0 * found[0] - shift[0]), abs(2.0 * found[1] - shift[1])) > 1.0:
+        # full / half resolution per axis: exactly 2 only for even sides (W // 2 of an odd W)
+        fy, fx = self.average.shape[0] / fine.shape[0], self.average.shape[1] / fine.shape[1]
+        found = motion.residual_shift(self.luma, fine, (shift[0] / fy, shift[1] / fx))
+        if found is None or max(abs(fy * found[0] - shift[0]), abs(fx * found[1] - shift[1])) > 1.0:
             return float(shift[0]), float(shift[1])
-        return 2.0 * found[0], 2.0 * found[1]
+        return fy * found[0], fx * found[1]
 
     def update(self, frame: np.ndarray, shift: Tuple[float, float], small: Optional[np.ndarray] = None) -> np.ndarray:
         """Blend `frame` (float32 [H, W, C]) into the average aligned by `shift` (dy, dx in
@@ -83,12 +85,11 @@ class FrameAverage:
         whole = (int(np.rint(shift[0])), int(np.rint(shift[1])))
         if max(abs(shift[0] - whole[0]), abs(shift[1] - whole[1])) > SUBPIXEL:
             past = _resampled(self.average, float(shift[0]), float(shift[1]))
-            # the border rows / columns the move uncovers, rounded outwards
-            shift = tuple(int(np.sign(v) * np.ceil(abs(v))) for v in shift)
-        else:
-            shift = whole
-            past = self.average if shift == (0, 0) else motion.align(self.average, shift)
-        half = (int(round(shift[0] / 2)), int(round(shift[1] / 2)))
+            uncovered = _outwards(shift)      # the border rows / columns without a past
+        else:                                 # a smaller fraction is dropped
+            shift = uncovered = whole
+            past = self.average if whole == (0, 0) else motion.align(self.average, whole)
+        half = (int(np.rint(shift[0] / 2.0)), int(np.rint(shift[1] / 2.0)))
         n = self.count if half == (0, 0) else motion.align(self.count[:, :, None], half)[:, :, 0]
         if small is None:
             small = cv2.resize(frame, hw, interpolation=cv2.INTER_AREA)
@@ -118,10 +119,12 @@ class FrameAverage:
         weight = np.exp(-np.maximum(ghost, texture) / np.float32(self.threshold)) * have
         g = np.minimum(weight * n / (n + np.float32(1.0)),
                        np.float32(self.max_frames / (self.max_frames + 1.0))).astype(np.float32, copy=False)
+        for region in motion.uncovered_regions(hw[1], hw[0], _outwards((shift[0] / 2.0, shift[1] / 2.0))):
+            g[region] = 0.0                   # the counts and the luma see the frame alone there too
         var_new = np.square(np.float32(1.0) - g) + np.square(g) * inv_n   # in units of one frame's
         self.count = (np.float32(1.0) / np.maximum(var_new, np.float32(1e-6))).astype(np.float32, copy=False)
         g_full = cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR)
-        for region in motion.uncovered_regions(h, w, shift):   # no past there: the frame alone
+        for region in motion.uncovered_regions(h, w, uncovered):   # no past there: the frame alone
             g_full[region] = 0.0
         self.average = cv2.blendLinear(past, frame, g_full, np.float32(1.0) - g_full).reshape(frame.shape)
         # the new average's luma at half resolution, for the next frame's registration: the same
@@ -166,14 +169,19 @@ class AveragingDenoiser:
         self._average = FrameAverage()
         self._thumbs: Optional[Tuple[np.ndarray, np.ndarray]] = None
         self._unregistered = 0     # frames since the average was last registered
+        self._last_registered = (0.0, 0.0)   # the shift found then: a pan keeps registering
         self._key: Tuple = ()
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         """Start a new stream: the next frame is denoised alone."""
         with self._lock:
-            self._average.reset()
+            self._restart()
             self._thumbs, self._key = None, ()
+
+    def _restart(self) -> None:
+        self._average.reset()
+        self._unregistered, self._last_registered = 0, (0.0, 0.0)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise the next frame of the stream; returns the same shape and dtype."""
@@ -194,12 +202,12 @@ class AveragingDenoiser:
             self.stats.frames += 1
             shift = (0.0, 0.0)
             if self._thumbs is None or key != self._key:
-                self._average.reset()
+                self._restart()
                 self.stats.restarts += 1
             else:
                 est = motion_.estimate(self._thumbs[0], thumb, self._thumbs[1], fine)
                 if self.detect_cuts and est.cut:
-                    self._average.reset()
+                    self._restart()
                     self.stats.cuts += 1
                     self.stats.restarts += 1
                 elif self.motion:
@@ -212,17 +220,24 @@ class AveragingDenoiser:
                     # fraction of a pixel in between, and registration is a sixth of the overhead
                     whole = _steadier(est.shift, self._average.average, frame)
                     self._unregistered += 1
-                    if whole != (0, 0) or max(abs(v) for v in est.subpixel) >= STILL \
-                            or self._unregistered >= REGISTER_STILL:
+                    moving = max(abs(v) for v in est.subpixel + self._last_registered) >= STILL
+                    if whole != (0, 0) or moving or self._unregistered >= REGISTER_STILL:
                         shift = self._average.register(fine, whole)
-                        self._unregistered = 0
+                        self._unregistered, self._last_registered = 0, shift
                     else:
                         shift = (0.0, 0.0)
             self.stats.last_shift = shift
             average = self._average.update(frame, shift, small)
             self._thumbs, self._key = (thumb, fine), key
-            out = self.still.raw(average)   # the average is a checked float frame in [0, 1]
+            # float32 [H, W, C]; the bicubic resampling may overshoot [0, 1] a little at edges,
+            # which the model takes as it is (no clip: clipping is not homogeneous)
+            out = self.still.raw(average)
             return finish_output(out, image, scale, self.strength, dtype, squeeze)
+
+
+def _outwards(shift: Tuple[float, float]) -> Tuple[int, int]:
+    """A sub-pixel shift rounded away from zero: every row / column it leaves partly without a past."""
+    return int(np.sign(shift[0]) * np.ceil(abs(shift[0]))), int(np.sign(shift[1]) * np.ceil(abs(shift[1])))
 
 
 def _luma(image: np.ndarray) -> np.ndarray:

@@ -185,9 +185,14 @@ class Denoiser:
             return finish_output(out, image, scale, self.strength, dtype, squeeze)
 
     def raw(self, frame: np.ndarray) -> np.ndarray:
-        """The model's output for a frame already checked by the caller (float32 [H, W, C] in
-        [0, 1], C = 1 or 3): float32 [H, W, C], neither clipped nor mixed by strength. For stream
+        """The model's output for a frame already range-checked by the caller (float32 [H, W, C],
+        ~[0, 1], C = 1 or 3): float32 [H, W, C], neither clipped nor mixed by strength. For stream
         denoisers that hand it a frame they built and finish the output themselves."""
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.float32 or frame.ndim != 3 \
+                or frame.shape[2] not in (1, 3):
+            raise ValueError(f"Denoiser.raw takes float32 [H, W, 1 or 3] frames in [0, 1], got "
+                             f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}; "
+                             f"call the Denoiser itself for any other frame")
         with self._lock:
             return self._raw(frame, np.float32(1.0))
 

@@ -11,9 +11,10 @@ to trust the past. Frame averaging (bfcnn.runtime.averaging) resamples its avera
 frames by the sub-pixel rest that `residual_shift` measures: there the blur of one bicubic
 step costs less than the misalignment (measured there).
 
-Conventions: a shift is (dy, dx), integers: aligned[y, x] = prev[y + dy, x + dx] where that
-pixel exists, else 0 (an uncovered border holds no past, as a first frame: a temporal model
-then sees a past far from the frame and does not trust it). The trainer synthesizes sequences
+Conventions: a shift is (dy, dx) in pixels (whole pixels for `align`): aligned[y, x] =
+prev[y + dy, x + dx] where that pixel exists, else 0 (an uncovered border holds no past, as a
+first frame: a temporal model then sees a past far from the frame and does not trust it). The
+trainer synthesizes sequences
 with the same convention (bfcnn/trainer/data/sequences.py).
 """
 from __future__ import annotations
@@ -187,9 +188,13 @@ def residual_shift(reference: np.ndarray, frame: np.ndarray, start: Tuple[float,
 
 
 def _phase_correlate(a: np.ndarray, b: np.ndarray, window: np.ndarray):
-    """cv2.phaseCorrelate on copies: with a window, OpenCV 5.0 multiplies its inputs by the window
-    in place (seen: the kept thumbnail of the previous frame came back tapered)."""
-    return cv2.phaseCorrelate(np.array(a, np.float32), np.array(b, np.float32), window)
+    """cv2.phaseCorrelate on copies divided by one shared scale. Copies: with a window, OpenCV 5.0
+    multiplies its inputs by the window in place (seen: the kept thumbnail of the previous frame
+    came back tapered). The scale: OpenCV's normalization is not exactly scale-free (the same
+    pair at 0.03x brightness gave another peak), and a stream denoiser must move its past the
+    same way for a darker copy of the same video, or it is not bias-free."""
+    scale = np.float32(1.0 / max(float(np.mean(np.abs(a))), float(np.mean(np.abs(b))), 1e-30))
+    return cv2.phaseCorrelate(np.multiply(a, scale, dtype=np.float32), np.multiply(b, scale, dtype=np.float32), window)
 
 
 def _fast_even(n: int) -> int:

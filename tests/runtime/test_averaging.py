@@ -69,6 +69,25 @@ def test_the_stream_is_bias_free():
     assert np.abs(AveragingDenoiser(num_threads=2)(np.zeros_like(base))).max() == 0.0
 
 
+def test_a_panning_stream_is_bias_free(photos):
+    """The same for a sub-pixel pan scaled by 0.3 (not a power of two): the motion estimate, the
+    registration and the resampling must move the past the same way for the darker copy (the
+    phase correlation once found another peak at 0.03x)."""
+    from bfcnn.video_scenes import view
+    src = photos[1].astype(np.float32) / np.float32(255.0)
+    c = np.array([(src.shape[1] - 1) / 2.0, (src.shape[0] - 1) / 2.0])
+    rng = np.random.default_rng(5)
+    frames = [np.clip(view(src, c + np.array([0.37, -0.21]) * t, 0.0, 1.0, 120, 160)
+                      + np.float32(0.04) * rng.standard_normal((120, 160, 3), dtype=np.float32), 0, 1)
+              for t in range(10)]
+    for a in (0.3, 0.03):
+        one, other = AveragingDenoiser(num_threads=2), AveragingDenoiser(num_threads=2)
+        for y in frames:
+            out, scaled = one(y), other((y * np.float32(a)).astype(np.float32))
+            assert one.stats.last_shift == pytest.approx(other.stats.last_shift, abs=1e-3)
+            np.testing.assert_allclose(scaled, np.float32(a) * out, rtol=2e-3, atol=2e-5 * a)
+
+
 def test_reset_and_new_sizes_start_over(photos):
     frame = photos[0][:120, :160]
     avg, still = AveragingDenoiser(num_threads=2), Denoiser(num_threads=2)
