@@ -44,11 +44,25 @@ def test_add_keeps_the_card_and_adds_the_file(tool, monkeypatch, capsys):
 
 
 def test_add_refuses_other_weights(tool, monkeypatch, capsys):
+    """Other float bytes are other weights, whatever the cards say."""
     module, exported, shipped = tool
-    card = json.loads((exported / "card.json").read_text())
-    card["quantization"]["none"]["sha256"] = "0" * 64
-    (exported / "card.json").write_text(json.dumps(card))
+    (exported / "model.tflite").write_bytes((exported / "model.tflite").read_bytes()[:-1] + b"\0")
     monkeypatch.setattr("sys.argv", ["ship_model.py", str(exported), "edge_gray_realtime", "--add", "dynamic"])
     assert module.main() == 2
     assert "same weights" in capsys.readouterr().err
+    assert not (shipped / "model_dynamic.tflite").exists()
+
+
+def test_add_refuses_a_card_without_a_float_file_and_files_already_shipped(tool, monkeypatch, capsys):
+    module, exported, shipped = tool
+    monkeypatch.setattr("sys.argv", ["ship_model.py", str(exported), "edge_gray_realtime", "--add", "int8"])
+    assert module.main() == 2                        # the shipped model has an int8 file already
+    assert "already ships" in capsys.readouterr().err
+    for card_dir in (exported, shipped):
+        card = json.loads((card_dir / "card.json").read_text())
+        del card["quantization"]["none"]
+        (card_dir / "card.json").write_text(json.dumps(card))
+    monkeypatch.setattr("sys.argv", ["ship_model.py", str(exported), "edge_gray_realtime", "--add", "dynamic"])
+    assert module.main() == 2                        # no float file on either side: not "the same"
+    assert "byte-identical" in capsys.readouterr().err
     assert not (shipped / "model_dynamic.tflite").exists()

@@ -77,16 +77,27 @@ def main() -> int:
 def add_files(exported_dir: str, exported: dict, name: str, modes: list) -> int:
     """Add the files of `modes` (and their export checks) from an export of the shipped weights."""
     out = os.path.join(PRETRAINED, name)
+    if not os.path.isfile(os.path.join(out, "card.json")):
+        print(f"error: no shipped model {name!r} in {PRETRAINED}; ship it first without --add", file=sys.stderr)
+        return 2
     with open(os.path.join(out, "card.json"), encoding="utf-8") as f:
         shipped = json.load(f)
-    if exported["quantization"].get("none", {}).get("sha256") != shipped["quantization"].get("none", {}).get("sha256"):
-        print(f"error: the exported float file differs from the shipped {name!r} one: --add is for files of the "
-              f"same weights; ship a new model without --add", file=sys.stderr)
+    floats = [os.path.join(d, c["quantization"]["none"]["file"]) if "none" in c["quantization"] else None
+              for d, c in ((exported_dir, exported), (out, shipped))]
+    if None in floats or _read(floats[0]) != _read(floats[1]):
+        print(f"error: the exported float file is not byte-identical to the shipped {name!r} one (or one "
+              f"has none): --add is for files of the same weights; ship a new model without --add",
+              file=sys.stderr)
         return 2
     missing = [q for q in modes if q not in exported["quantization"] or q == "none"]
     if missing:
         print(f"error: {missing} cannot be added (the export has {list(exported['quantization'])}; "
               f"'none' is the shipped float file itself)", file=sys.stderr)
+        return 2
+    present = [q for q in modes if q in shipped["quantization"]]
+    if present:
+        print(f"error: {name!r} already ships {present}; --add only adds files (re-ship the model to "
+              f"replace one)", file=sys.stderr)
         return 2
     try:
         card = ModelCard.from_file(os.path.join(exported_dir, "card.json"))
@@ -105,6 +116,11 @@ def add_files(exported_dir: str, exported: dict, name: str, modes: list) -> int:
         f.write(card_bytes(shipped))
     print(f"added {', '.join(modes)} to {name} -> {out}")
     return 0
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 if __name__ == "__main__":
