@@ -271,8 +271,9 @@ def _cubic_taps(t: float) -> np.ndarray:
 
 
 def _misfit(average: np.ndarray, frame: np.ndarray, dy: int, dx: int) -> float:
-    """Median over every 4th pixel of |average moved by whole pixels (dy, dx) - frame| (summed
-    over channels; motion.align's convention: moved[y, x] = average[y + dy, x + dx]), read in
+    """Median over every 4th pixel of |average moved by whole pixels (dy, dx) - frame| (both
+    float32 [H, W, C]; summed over channels; motion.align's convention: moved[y, x] =
+    average[y + dy, x + dx]), read in
     place through strided views instead of moving the whole frame to use 1/16 of it.
     inf: no overlap."""
     h, w = frame.shape[:2]
@@ -285,7 +286,8 @@ def _misfit(average: np.ndarray, frame: np.ndarray, dy: int, dx: int) -> float:
 
 
 def _steadier(shift: Tuple[int, int], average: Optional[np.ndarray], frame: np.ndarray) -> Tuple[int, int]:
-    """The estimated shift, or (0, 0) when that fits the frame better: a small estimated shift
+    """The estimated whole-pixel shift, or (0, 0) when that fits the frame better (average and
+    frame: float32 [H, W, C]): a small estimated shift
     can be an object's motion pulling the correlation peak (seen: a still background read as
     1 px off on every other frame, and averaged misaligned). Compared on every 4th pixel."""
     if shift == (0, 0) or average is None or average.shape != frame.shape or max(abs(v) for v in shift) > 2:

@@ -147,8 +147,8 @@ def test_sub_pixel_pans_and_shake_gain_as_a_still_shot_does(photos):
     from bfcnn.video_scenes import view
     src = photos[0]
     c = np.array([(src.shape[1] - 1) / 2.0, (src.shape[0] - 1) / 2.0])
-    pan = [np.clip(np.rint(view(src, c + 0.5 * (t - 6), 0.0, 1.0, 240, 320)), 0, 255).astype(np.uint8).reshape(240, 320, 3)
-           for t in range(12)]
+    pan = [np.clip(np.rint(view(src, c + 0.5 * (t - 6), 0.0, 1.0, 240, 320)), 0, 255).astype(np.uint8)
+           .reshape(240, 320, 3) for t in range(12)]
     noisy = _noisy(pan, 25.0, 7)
     still, avg = Denoiser(num_threads=2), AveragingDenoiser(num_threads=2)
     gain = np.array([psnr(avg(y), c_) - psnr(still(y), c_) for y, c_ in zip(noisy, pan)])
