@@ -70,18 +70,25 @@ class FrameAverage:
             return float(shift[0]), float(shift[1])
         return fy * found[0], fx * found[1]
 
-    def update(self, frame: np.ndarray, shift: Tuple[float, float], small: Optional[np.ndarray] = None) -> np.ndarray:
+    def update(self, frame: np.ndarray, shift: Tuple[float, float], small: Optional[np.ndarray] = None,
+               fine: Optional[np.ndarray] = None) -> np.ndarray:
         """Blend `frame` (float32 [H, W, C]) into the average aligned by `shift` (dy, dx in
         pixels, motion.align's convention; a fraction over SUBPIXEL is resampled, bicubic);
         returns the new average (kept: do not modify it). The weights and the frame counts
         live at half resolution (a quarter of the work; the area average already smooths the
         noise, and their blur is BLUR / 2 there: the same neighbourhood).
-        small: the frame area-reduced to (W // 2, H // 2), when the caller has it already."""
+        small / fine: the frame area-reduced to (W // 2, H // 2) ([H // 2, W // 2, C]) and its
+        luma ([H // 2, W // 2]), when the caller has them already."""
         from bfcnn.runtime import motion
         h, w, c = frame.shape
         hw = (max(1, w // 2), max(1, h // 2))
+        if small is None:
+            small = cv2.resize(frame, hw, interpolation=cv2.INTER_AREA)
+        small = small.reshape(hw[1], hw[0], c)
+        if fine is None:
+            fine = _luma(small)
         if self.average is None or self.average.shape != frame.shape:
-            return self._start(frame, hw, small)
+            return self._start(frame, hw, fine)
         whole = (int(np.rint(shift[0])), int(np.rint(shift[1])))
         if max(abs(shift[0] - whole[0]), abs(shift[1] - whole[1])) > SUBPIXEL:
             past = _resampled(self.average, float(shift[0]), float(shift[1]))
@@ -91,16 +98,13 @@ class FrameAverage:
             past = self.average if whole == (0, 0) else motion.align(self.average, whole)
         half = (int(np.rint(shift[0] / 2.0)), int(np.rint(shift[1] / 2.0)))
         n = self.count if half == (0, 0) else motion.align(self.count[:, :, None], half)[:, :, 0]
-        if small is None:
-            small = cv2.resize(frame, hw, interpolation=cv2.INTER_AREA)
-        small = small.reshape(hw[1], hw[0], c)
         # the area reduction is linear: reduce(frame) - reduce(past) = reduce(frame - past), and
         # the subtraction runs on a quarter of the pixels
         dh = cv2.subtract(small, cv2.resize(past, hw, interpolation=cv2.INTER_AREA)).reshape(hw[1], hw[0], c)
         have = n > 0
         sample = have[::4, ::4]
         if not np.any(sample):
-            return self._start(frame, hw, small)
+            return self._start(frame, hw, fine)
         inv_n = np.float32(1.0) / np.maximum(n, np.float32(1e-6))
         mean_c = np.full((1, c), 1.0 / c, np.float32)
         dsq = np.square(dh)
@@ -129,15 +133,13 @@ class FrameAverage:
         self.average = cv2.blendLinear(past, frame, g_full, np.float32(1.0) - g_full).reshape(frame.shape)
         # the new average's luma at half resolution, for the next frame's registration: the same
         # blend on the reduced planes (small - g * dh), instead of reducing the full average
-        self.luma = _luma(small) - g * _luma(dh)
+        self.luma = fine - g * _luma(dh)
         return self.average
 
-    def _start(self, frame: np.ndarray, hw: Tuple[int, int], small: Optional[np.ndarray]) -> np.ndarray:
+    def _start(self, frame: np.ndarray, hw: Tuple[int, int], fine: np.ndarray) -> np.ndarray:
         self.average = frame.copy()
         self.count = np.ones((hw[1], hw[0]), np.float32)
-        if small is None:
-            small = cv2.resize(frame, hw, interpolation=cv2.INTER_AREA)
-        self.luma = _luma(small.reshape(hw[1], hw[0], frame.shape[2]))
+        self.luma = fine
         return self.average
 
 
@@ -195,8 +197,9 @@ class AveragingDenoiser:
             h, w = frame.shape[:2]
             # luma at 1/2 and 1/4 from one area-reduced copy (area means compose: the 1/4 is
             # motion.thumbnail's, without a second pass over the full frame)
-            small = cv2.resize(frame, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
-            fine = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if frame.shape[2] == 3 else small.reshape(small.shape[:2])
+            hw = (max(1, w // 2), max(1, h // 2))
+            small = cv2.resize(frame, hw, interpolation=cv2.INTER_AREA).reshape(hw[1], hw[0], frame.shape[2])
+            fine = _luma(small)
             thumb = cv2.resize(fine, (max(1, w // motion_.THUMB), max(1, h // motion_.THUMB)),
                                interpolation=cv2.INTER_AREA)
             self.stats.frames += 1
@@ -227,7 +230,7 @@ class AveragingDenoiser:
                     else:
                         shift = (0.0, 0.0)
             self.stats.last_shift = shift
-            average = self._average.update(frame, shift, small)
+            average = self._average.update(frame, shift, small, fine)
             self._thumbs, self._key = (thumb, fine), key
             # float32 [H, W, C]; the bicubic resampling may overshoot [0, 1] a little at edges,
             # which the model takes as it is (no clip: clipping is not homogeneous)
@@ -273,9 +276,8 @@ def _cubic_taps(t: float) -> np.ndarray:
 def _misfit(average: np.ndarray, frame: np.ndarray, dy: int, dx: int) -> float:
     """Median over every 4th pixel of |average moved by whole pixels (dy, dx) - frame| (both
     float32 [H, W, C]; summed over channels; motion.align's convention: moved[y, x] =
-    average[y + dy, x + dx]), read in
-    place through strided views instead of moving the whole frame to use 1/16 of it.
-    inf: no overlap."""
+    average[y + dy, x + dx]), read in place through strided views instead of moving the whole
+    frame to use 1/16 of it. inf: no overlap."""
     h, w = frame.shape[:2]
     y0, x0 = -(-max(0, -dy) // 4) * 4, -(-max(0, -dx) // 4) * 4   # first rows / columns with a past
     y1, x1 = min(h, h - dy), min(w, w - dx)
@@ -287,9 +289,9 @@ def _misfit(average: np.ndarray, frame: np.ndarray, dy: int, dx: int) -> float:
 
 def _steadier(shift: Tuple[int, int], average: Optional[np.ndarray], frame: np.ndarray) -> Tuple[int, int]:
     """The estimated whole-pixel shift, or (0, 0) when that fits the frame better (average and
-    frame: float32 [H, W, C]): a small estimated shift
-    can be an object's motion pulling the correlation peak (seen: a still background read as
-    1 px off on every other frame, and averaged misaligned). Compared on every 4th pixel."""
+    frame: float32 [H, W, C]): a small estimated shift can be an object's motion pulling the
+    correlation peak (seen: a still background read as 1 px off on every other frame, and
+    averaged misaligned). Compared on every 4th pixel."""
     if shift == (0, 0) or average is None or average.shape != frame.shape or max(abs(v) for v in shift) > 2:
         return shift
     return (0, 0) if _misfit(average, frame, 0, 0) <= _misfit(average, frame, *shift) else shift
