@@ -14,6 +14,7 @@ byte-identical to the shipped one. A re-export cannot keep the lineage itself (i
 the shipped model as its own parent).
 """
 import argparse
+import filecmp
 import json
 import os
 import shutil
@@ -84,7 +85,7 @@ def add_files(exported_dir: str, exported: dict, name: str, modes: list) -> int:
         shipped = json.load(f)
     floats = [os.path.join(d, c["quantization"]["none"]["file"]) if "none" in c["quantization"] else None
               for d, c in ((exported_dir, exported), (out, shipped))]
-    if None in floats or _read(floats[0]) != _read(floats[1]):
+    if None in floats or not filecmp.cmp(floats[0], floats[1], shallow=False):
         print(f"error: the exported float file is not byte-identical to the shipped {name!r} one (or one "
               f"has none): --add is for files of the same weights; ship a new model without --add",
               file=sys.stderr)
@@ -116,11 +117,6 @@ def add_files(exported_dir: str, exported: dict, name: str, modes: list) -> int:
         f.write(card_bytes(shipped))
     print(f"added {', '.join(modes)} to {name} -> {out}")
     return 0
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
 
 
 if __name__ == "__main__":
