@@ -98,6 +98,7 @@ class TrainConfig:
     prune: PruneConfig = field(default_factory=PruneConfig)
     initial_weights: str = ""
     initial_weights_levels: List[int] = field(default_factory=list)
+    initial_weights_widen: bool = False   # levels wider than the initial model's: copy its channels
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ def validate(cfg: "PipelineConfig", model_types: Sequence[str],
                               f"(model.levels = {m.levels}: levels 0..{m.levels - 1})")
     if t.initial_weights_levels and not t.initial_weights:
         raise ConfigError("train.initial_weights_levels: set train.initial_weights too (where to load from)")
+    if t.initial_weights_widen and not t.initial_weights:
+        raise ConfigError("train.initial_weights_widen: set train.initial_weights too (the model to widen)")
     if m.space_to_depth not in (1, 2, 4) or m.space_to_depth > 2 ** (m.levels - 1):
         raise ConfigError(f"model.space_to_depth: must be 1 (off), 2 or 4 and at most the pyramid "
                           f"stride 2**(levels-1) = {2 ** (m.levels - 1)}, got {m.space_to_depth}")

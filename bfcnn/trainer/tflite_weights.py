@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from bfcnn.trainer import widen
 from bfcnn.trainer.layers import ScaleOnlyBatchNorm, TemporalBlend
 
 
@@ -88,7 +89,8 @@ def _find(constants: Dict[str, np.ndarray], layer: str, suffix: str) -> np.ndarr
     return hits[0]
 
 
-def load_into(core, path: str, levels: Optional[Sequence[int]] = None) -> int:
+def load_into(core, path: str, levels: Optional[Sequence[int]] = None,
+              widen_rng: Optional[np.random.Generator] = None) -> int:
     """Assign the weights of float TFLite `path` to Keras `core` (the multiscale core model).
     `levels`: load only the layers of these pyramid levels (e.g. [1, 2, 3] when level 0 is
     new), the others keep their fresh initialisation; None loads every layer.
@@ -96,9 +98,15 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None) -> int:
     the full architecture as the same function: those levels' output convs and the highest
     kept level's correction conv are zeroed (their contribution was exactly 0), the rest of
     them start fresh, so fine-tuning can bring them back.
+    widen_rng: given, levels with more filters in `core` than in the file are widened from it
+    as the same function (bfcnn/trainer/widen.py); None: every shape must match.
     Returns the number of layers loaded. Raises WeightImportError naming the first mismatch."""
     constants = read_constants(path)
     absent = _absent_top_levels(core, constants)
+    transform = None
+    if widen_rng is not None:
+        maps = widen.level_maps(widen.stem_widths(core, lambda name: _file_width(constants, name, path), absent), widen_rng)
+        transform = (lambda name, kernel: widen.widen_kernel(name, kernel, maps, widen_rng)) if maps else None
     loaded = 0
     for layer in iter_layers(core):
         if not layer.weights:
@@ -118,9 +126,10 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None) -> int:
             except KeyError:
                 raise WeightImportError(f"{path}: no batch-norm constant for layer {layer.name!r}; "
                                         f"was the file exported from a model with batchnorm: true?") from None
-            layer.set_weights([mul.reshape(-1), np.full_like(mul.reshape(-1), 1.0 - layer.epsilon)])
+            mul = mul.reshape(-1) if transform is None else widen.widen_scale(layer.name, mul.reshape(-1), maps)
+            layer.set_weights([mul, np.full_like(mul, 1.0 - layer.epsilon)])
         elif layer.__class__.__name__ == "Conv2D" and len(layer.weights) == 1:
-            kernel = _conv_kernel(constants, layer.name, tuple(layer.kernel.shape), path)
+            kernel = _conv_kernel(constants, layer.name, tuple(layer.kernel.shape), path, transform)
             layer.set_weights([kernel])
         else:
             raise WeightImportError(f"layer {layer.name!r} ({layer.__class__.__name__}) has weights "
@@ -160,20 +169,32 @@ def _zero_if_absent(layer, absent: List[int]) -> bool:
     return False
 
 
-def _conv_kernel(constants, name: str, shape: tuple, path: str) -> np.ndarray:
-    """Keras-layout kernel [kh, kw, I, O] for conv `name`, splitting an old concat stem."""
+def _file_width(constants, stem: str, path: str) -> int:
+    try:
+        return int(_find(constants, stem, "convolution").shape[0])
+    except KeyError:
+        raise WeightImportError(f"{path}: no convolution for layer {stem!r}; the file was exported "
+                                f"from a different architecture (check model.levels)") from None
+
+
+def _conv_kernel(constants, name: str, shape: tuple, path: str,
+                 transform: Optional[Callable[[str, np.ndarray], np.ndarray]] = None) -> np.ndarray:
+    """Keras-layout kernel [kh, kw, I, O] for conv `name`, splitting an old concat stem;
+    `transform(name, kernel)` (widening) is applied before the shape check."""
     try:
         kernel = _find(constants, name, "convolution").transpose(1, 2, 3, 0)
     except KeyError:
         kernel = None
     if kernel is None and name.endswith("_stem_c"):  # old file: one stem over [g_k, c_k]
-        both = _conv_kernel(constants, name[: -len("_c")], shape[:2] + (2 * shape[2],) + shape[3:], path)
+        both = _conv_kernel(constants, name[: -len("_c")], shape[:2] + (2 * shape[2],) + shape[3:], path, transform)
         return both[:, :, shape[2]:, :]
     if kernel is None:
         raise WeightImportError(f"{path}: no convolution for layer {name!r}; the file was exported "
                                 f"from a different architecture (check model.levels / filters / no_layers)")
     if kernel.shape != shape and name.endswith("_stem") and kernel.shape[2] == 2 * shape[2]:
         kernel = kernel[:, :, : shape[2], :]  # old concat stem: the g_k half
+    if transform is not None and kernel is not None:
+        kernel = transform(name, kernel)
     if kernel.shape != shape:
         raise WeightImportError(f"{path}: layer {name!r} has kernel {kernel.shape} in the file but "
                                 f"{shape} in the config; the config does not describe this model")

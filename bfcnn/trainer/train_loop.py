@@ -222,9 +222,10 @@ def _load_initial_weights(cfg: PipelineConfig, built) -> None:
     batch-norm moments on 8 noisy training batches so training starts from the same function)."""
     path = tflite_weights.locate(cfg.train.initial_weights, cfg.base_dir)
     levels = cfg.train.initial_weights_levels or None
-    n = tflite_weights.load_into(built.core, path, levels)
+    widen_rng = np.random.default_rng(cfg.train.seed) if cfg.train.initial_weights_widen else None
+    n = tflite_weights.load_into(built.core, path, levels, widen_rng)
     bns = _recalibrate_batchnorm(cfg, built)
-    print(f"initial weights: {n} layers from {path}" + (f" (levels {levels} only; the others start "
+    print(f"initial weights: {n} layers from {path}" + (" (widened)" if widen_rng is not None else "") + (f" (levels {levels} only; the others start "
           f"fresh)" if levels else "") + (f" ({bns} batch norms recalibrated)" if bns else ""), file=sys.stderr)
 
 
