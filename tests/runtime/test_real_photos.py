@@ -1,5 +1,5 @@
-"""Real camera noise (PolyU100, evaluation only): every shipped colour model must clean real
-photos, not only white Gaussian noise. On five pairs (every 20th: all five cameras, ISO 800 to
+"""Real camera noise (PolyU100, evaluation only): every shipped colour model, and the gray
+models trained on camera noise, must clean real photos, not only white Gaussian noise. On five pairs (every 20th: all five cameras, ISO 800 to
 12800) a model trained on white noise alone gained +0.10 / +0.11 dB (the colour models before
 camera-noise training); the bar is +0.3 dB."""
 import numpy as np
@@ -40,6 +40,17 @@ def test_colour_models_clean_real_camera_noise(name, pairs):
 def luma_pairs():
     require_set("PolyU100")
     return real_pairs(gray=True)[::20]
+
+
+@pytest.mark.parametrize("name", ["edge_gray_realtime", "edge_gray_quality"])
+def test_gray_models_clean_real_camera_noise(name, luma_pairs):
+    """On the luma of the same five pairs the camera-trained gray models gained +1.02 and +1.15 dB;
+    the same two trained on Gaussian noise alone +0.17 and +0.43, the original-name models
+    -0.09 to +0.50. The bar, +0.75, sits between."""
+    den = Denoiser(name, num_threads=2)
+    gains = [psnr(den(noisy), ref) - psnr(noisy, ref) for _, noisy, ref in luma_pairs]
+    assert np.mean(gains) > 0.75, (name, np.round(gains, 2))
+    assert min(gains) > 0.0, (name, np.round(gains, 2))
 
 
 @pytest.mark.parametrize("name", [m for m in bfcnn.list_models() if "dynamic" in resolve(m).quantization])
