@@ -103,10 +103,9 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None,
     Returns the number of layers loaded. Raises WeightImportError naming the first mismatch."""
     constants = read_constants(path)
     absent = _absent_top_levels(core, constants)
-    transform = None
-    if widen_rng is not None:
-        maps = widen.level_maps(widen.stem_widths(core, lambda name: _file_width(constants, name, path), absent), widen_rng)
-        transform = (lambda name, kernel: widen.widen_kernel(name, kernel, maps, widen_rng)) if maps else None
+    maps = widen.level_maps(_stem_widths(core, constants, path, absent), widen_rng) if widen_rng is not None else {}
+    transform = (lambda name, kernel: widen.widen_kernel(name, kernel, maps.get(_level_of(name)), widen_rng)) \
+        if maps else None
     loaded = 0
     for layer in iter_layers(core):
         if not layer.weights:
@@ -126,7 +125,7 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None,
             except KeyError:
                 raise WeightImportError(f"{path}: no batch-norm constant for layer {layer.name!r}; "
                                         f"was the file exported from a model with batchnorm: true?") from None
-            mul = mul.reshape(-1) if transform is None else widen.widen_scale(layer.name, mul.reshape(-1), maps)
+            mul = widen.widen_scale(mul.reshape(-1), maps.get(_level_of(layer.name)))
             layer.set_weights([mul, np.full_like(mul, 1.0 - layer.epsilon)])
         elif layer.__class__.__name__ == "Conv2D" and len(layer.weights) == 1:
             kernel = _conv_kernel(constants, layer.name, tuple(layer.kernel.shape), path, transform)
@@ -169,12 +168,19 @@ def _zero_if_absent(layer, absent: List[int]) -> bool:
     return False
 
 
-def _file_width(constants, stem: str, path: str) -> int:
-    try:
-        return int(_find(constants, stem, "convolution").shape[0])
-    except KeyError:
-        raise WeightImportError(f"{path}: no convolution for layer {stem!r}; the file was exported "
-                                f"from a different architecture (check model.levels)") from None
+def _stem_widths(core, constants, path: str, absent: List[int]) -> Dict[int, tuple]:
+    """{level: (filters in the file, filters in `core`)} from each level's stem; pruned
+    (`absent`) levels left out."""
+    out = {}
+    for layer in iter_layers(core):
+        if re.match(r"level\d+_stem$", layer.name) and _level_of(layer.name) not in absent:
+            try:
+                narrow = int(_find(constants, layer.name, "convolution").shape[0])   # [O, kh, kw, I]
+            except KeyError:
+                raise WeightImportError(f"{path}: no convolution for layer {layer.name!r}; the file was "
+                                        f"exported from a different architecture (check model.levels)") from None
+            out[_level_of(layer.name)] = (narrow, int(layer.kernel.shape[-1]))
+    return out
 
 
 def _conv_kernel(constants, name: str, shape: tuple, path: str,
@@ -193,7 +199,7 @@ def _conv_kernel(constants, name: str, shape: tuple, path: str,
                                 f"from a different architecture (check model.levels / filters / no_layers)")
     if kernel.shape != shape and name.endswith("_stem") and kernel.shape[2] == 2 * shape[2]:
         kernel = kernel[:, :, : shape[2], :]  # old concat stem: the g_k half
-    if transform is not None and kernel is not None:
+    if transform is not None:
         kernel = transform(name, kernel)
     if kernel.shape != shape:
         raise WeightImportError(f"{path}: layer {name!r} has kernel {kernel.shape} in the file but "

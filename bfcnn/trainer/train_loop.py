@@ -225,8 +225,9 @@ def _load_initial_weights(cfg: PipelineConfig, built) -> None:
     widen_rng = np.random.default_rng(cfg.train.seed) if cfg.train.initial_weights_widen else None
     n = tflite_weights.load_into(built.core, path, levels, widen_rng)
     bns = _recalibrate_batchnorm(cfg, built)
-    print(f"initial weights: {n} layers from {path}" + (" (widened)" if widen_rng is not None else "") + (f" (levels {levels} only; the others start "
-          f"fresh)" if levels else "") + (f" ({bns} batch norms recalibrated)" if bns else ""), file=sys.stderr)
+    print(f"initial weights: {n} layers from {path}" + (" (widened)" if widen_rng is not None else "")
+          + (f" (levels {levels} only; the others start fresh)" if levels else "")
+          + (f" ({bns} batch norms recalibrated)" if bns else ""), file=sys.stderr)
 
 
 def _recalibrate_batchnorm(cfg: PipelineConfig, built) -> int:

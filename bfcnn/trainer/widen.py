@@ -19,7 +19,7 @@ batch-norm scales are duplicated. Bias-free stays bias-free: nothing is added bu
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -50,13 +50,10 @@ def split_shares(m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (raw / sums[m]).astype(np.float32)
 
 
-def widen_kernel(name: str, kernel: np.ndarray, maps: Dict[int, np.ndarray],
-                 rng: np.random.Generator) -> np.ndarray:
+def widen_kernel(name: str, kernel: np.ndarray, m: Optional[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """Keras conv kernel [kh, kw, I, O] of layer `name` (levelK_...) with its level's stream
-    channels mapped by maps[K]: outputs duplicated if the layer writes the stream, inputs split
-    if it reads it. Layers of a level not in `maps` come back unchanged."""
-    level = int(re.match(r"level(\d+)_", name).group(1))
-    m = maps.get(level)
+    channels mapped by `m` (channel_map): outputs duplicated if the layer writes the stream,
+    inputs split if it reads it. m None (a level kept at its width): the kernel unchanged."""
     if m is None:
         return kernel
     if _STREAM_READERS.search(name):
@@ -66,25 +63,12 @@ def widen_kernel(name: str, kernel: np.ndarray, maps: Dict[int, np.ndarray],
     return np.ascontiguousarray(kernel, dtype=np.float32)
 
 
-def widen_scale(name: str, scale: np.ndarray, maps: Dict[int, np.ndarray]) -> np.ndarray:
-    """A per-channel batch-norm scale [F] of layer `name` -> [G], duplicated by its level's map."""
-    m = maps.get(int(re.match(r"level(\d+)_", name).group(1)))
+def widen_scale(scale: np.ndarray, m: Optional[np.ndarray]) -> np.ndarray:
+    """A per-channel batch-norm scale [F] -> [G], duplicated by its level's map (None: unchanged)."""
     return scale if m is None else np.ascontiguousarray(scale[m])
 
 
-def level_maps(stem_widths: Dict[int, Tuple[int, int]], rng: np.random.Generator) -> Dict[int, np.ndarray]:
-    """{level: channel map} for every level whose (file, config) stem width differs."""
-    return {k: channel_map(narrow, wide, rng) for k, (narrow, wide) in sorted(stem_widths.items())
+def level_maps(widths: Dict[int, Tuple[int, int]], rng: np.random.Generator) -> Dict[int, np.ndarray]:
+    """{level: channel map} for every level whose (file, config) width differs."""
+    return {k: channel_map(narrow, wide, rng) for k, (narrow, wide) in sorted(widths.items())
             if narrow != wide}
-
-
-def stem_widths(core, file_width: Callable[[str], int], skip: Sequence[int] = ()) -> Dict[int, Tuple[int, int]]:
-    """{level: (width in the file, width in `core`)} from each level's stem conv; levels in
-    `skip` (not in the file) left out."""
-    from bfcnn.trainer.tflite_weights import iter_layers
-    out = {}
-    for layer in iter_layers(core):
-        match = re.match(r"level(\d+)_stem$", layer.name)
-        if match and int(match.group(1)) not in skip:
-            out[int(match.group(1))] = (file_width(layer.name), int(layer.kernel.shape[-1]))
-    return out
