@@ -27,14 +27,17 @@ NLM_H = (2, 3, 4, 5, 6, 8)
 BM3D_SIGMAS = (4, 6, 8, 12)
 
 
-def model_runners(names, labels, threads: int):
-    """{label: (channels, fn(uint8 image) -> uint8 image)} for each file of each model."""
+def model_runners(names, labels, threads: int, shuffle=()):
+    """{label: (channels, fn(uint8 image) -> uint8 image)} for each file of each model, and each
+    model of `shuffle` (float file) with pixel-shuffle downsampling (Denoiser(shuffle=True))."""
     out = {}
     for name, label in zip(names, labels):
         card = bfcnn.zoo.resolve(name)
         for q in sorted(card.quantization):
             den = Denoiser(name, num_threads=threads, quantization=q)
             out[f"{label} ({q})"] = (card.channels, den)
+        if name in shuffle:
+            out[f"{label} (none, shuffle)"] = (card.channels, Denoiser(name, num_threads=threads, shuffle=True))
     return out
 
 
@@ -52,7 +55,7 @@ def evaluate(args) -> str:
     for path in args.baseline:
         names.append(path)
         labels.append("baseline " + os.path.basename(os.path.normpath(path)))
-    runners = model_runners(names, labels, args.threads)
+    runners = model_runners(names, labels, args.threads, args.shuffle)
     res = defaultdict(lambda: {"psnr": [], "ssim": [], "seconds": 0.0, "mp": 0.0})
     cache = _load_cache(args.peer_cache)
     for gray in (False, True):
@@ -122,6 +125,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "change between runs; their seconds are those of the run that computed them)")
     p.add_argument("--bm3d-every", type=int, default=10,
                    help="(C)BM3D on every K'th pair (0 = skip): it costs ~1-2 min per megapixel per sigma")
+    p.add_argument("--shuffle", nargs="*", default=["edge_color_realtime", "edge_gray_realtime"],
+                   help="models also run with pixel-shuffle downsampling (Denoiser(shuffle=True))")
     p.add_argument("--baseline", nargs="*", default=[],
                    help="extra model folders or .tflite files to compare (e.g. the models of a previous release)")
 

@@ -71,6 +71,21 @@ def real_pairs(limit: int = 0, gray: bool = False, offset: int = 0) -> List[Tupl
     return pairs
 
 
+def residual_stream(clean: np.ndarray, residual: np.ndarray, frames: int, seed: int) -> List[np.ndarray]:
+    """A still scene with a real camera's noise on every frame: `residual` (float32, the noisy
+    minus the clean of a photo pair, same shape as uint8 `clean`) moved to a fresh random
+    offset each frame (circularly), added, rounded and clipped to uint8. The camera's level
+    and spatial correlation, independent from frame to frame."""
+    rng = np.random.default_rng(seed)
+    h, w = clean.shape[:2]
+    base = clean.astype(np.float32)
+    out = []
+    for _ in range(frames):
+        moved = np.roll(residual, (int(rng.integers(h)), int(rng.integers(w))), axis=(0, 1))
+        out.append(np.clip(np.rint(base + moved), 0, 255).astype(np.uint8))
+    return out
+
+
 def add_noise(clean: np.ndarray, sigma: float, rng: np.random.Generator, protocol: str = "camera") -> np.ndarray:
     """Gaussian noise of std `sigma` (0-255 units) on uint8 `clean`: uint8 under the camera
     protocol (rounded, clipped), float32 (unclipped) under the float protocol."""

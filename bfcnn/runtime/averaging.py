@@ -9,21 +9,34 @@ from frame to frame (bfcnn.runtime.motion.estimate), then refined to a fraction 
 against the average itself (motion.residual_shift), and the average is resampled by it
 (bicubic) when the fraction exceeds SUBPIXEL: real pans and hand shake are rarely whole pixels.
 
-    a_t = y_t + G * (align(a_{t-1}) - y_t),   G = w * n / (n + 1),   w = exp(-z / THRESHOLD)
+    a_t = y_t + G * (align(a_{t-1}) - y_t),   G = w * n / (n + 1),
+    w = exp(-max(0, z - ALLOWANCE) / THRESHOLD)
 
 n is how many frames the aligned average holds at that pixel (its noise variance is that of one
 frame over n), capped at MAX_FRAMES, 0 where the shift uncovered it. z measures the mismatch
-d = y_t - align(a_{t-1}) in units of what noise alone would give: the larger of the blurred
-mismatch squared (a ghost: d keeps its sign over a neighbourhood) and the excess of its blurred
-energy (moving texture), each over its own noise expectation. The noise level is the median of
-d^2 over the frame (most of a frame holds still), so nothing depends on the scale of the frame:
-w is degree 0, the average is linear in the frames, and the whole pipeline stays bias-free,
-f(a*y_1..t) = a*f(y_1..t). The still model then sees less noise where the scene is still and
-the frame alone where it moves.
+d = y_t - align(a_{t-1}) (at half resolution): the larger of the blurred mismatch squared (a
+ghost: d keeps its sign over a neighbourhood) and the excess of its blurred magnitude (moving
+texture), each in units of what it is where nothing moved, **measured on this stream**:
+- the noise level per intensity (bfcnn.runtime.noise.StillDifferences: medians of d^2 per
+  quantile bin of the past's luma; a camera's noise after its tone curve depends on intensity);
+- each statistic's median (the ghost) or median and spread (the texture) over the frame, as
+  running means over frames. Correlated camera noise keeps far more of its variance through
+  the blur than white-noise theory says, and a gate built on that theory read a still camera's
+  noise as motion: it held about 2 frames of a still scene with camera noise.
+The allowance (ALLOWANCE: a chi-square of one degree of freedom passes it 0.7% of the time)
+lets a still scene hold every frame instead of a soft weight that kept ~0.7 of the past on pure
+noise. Most of a frame holds still, so medians over it are the noise's. Every statistic is a
+ratio: w is degree 0, the average is linear in the frames, and the whole pipeline stays
+bias-free, f(a*y_1..t) = a*f(y_1..t).
+
+The still model then denoises the average, and its correction is kept to the noise the average
+still holds (AveragingDenoiser._fit_to_noise): a blind model does not know that an average of
+16 frames is nearly clean, and took detail away there (on a still scene with camera noise, the
+model on the mean of 16 frames was under the mean itself).
 
 Unlike the trained temporal models (bfcnn.runtime.video), no weights are learned here: any still
-model works, and the constants were set on scenes made from the training images (CBSD432),
-not on the test sets.
+model works, and the constants were set on scenes made from the training images (CBSD432,
+Gaussian and synthesized camera noise), not on the test sets.
 """
 from __future__ import annotations
 
@@ -32,27 +45,45 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-BLUR = 1.5            # px: the neighbourhood of the mismatch statistics (Gaussian sigma)
-THRESHOLD = 2.0       # z at which the past's weight falls to 1/e
+from bfcnn.runtime.noise import NoiseProfile, StillDifferences, running
+
+BLUR = 4.0            # px: the neighbourhood of the mismatch statistics (Gaussian sigma)
+THRESHOLD = 2.0       # z beyond the allowance at which the past's weight falls to 1/e
+ALLOWANCE = 16.0      # a ghost statistic (in units of its median where nothing moved) still taken for noise
+TEXTURE_ALLOWANCE = 64.0   # the same for the texture statistic, in its spreads squared (8 spreads)
 MAX_FRAMES = 16.0     # at most this many frames in the average (G <= 16/17)
 SUBPIXEL = 0.1        # px: a fraction of the shift worth resampling the average for
 STILL = 0.15          # px / frame: an estimated motion under this is a still camera's noise
 REGISTER_STILL = 4    # a still camera's average is registered on every 4th frame
-_CHI2_MEDIAN = 0.455  # median of a chi-square with 1 degree of freedom: median(d^2) / var(d)
+RATE = 0.1            # a frame's share in the running gate statistics
+MEASURE_EVERY = 4     # the noise is measured on every 4th frame (after the first 4): it changes slowly
+FIT = 1.0             # the model's correction may hold FIT x the noise the average still holds
+FIT_BLUR = 4.0        # px: the neighbourhood over which the correction's energy is measured
 
 
 class FrameAverage:
     """The motion-gated running average of a stream's noisy frames (float32 [H, W, C] in [0, 1])
     and, per pixel, how many frames it holds."""
 
-    def __init__(self, blur: float = BLUR, threshold: float = THRESHOLD, max_frames: float = MAX_FRAMES):
+    def __init__(self, blur: float = BLUR, threshold: float = THRESHOLD, max_frames: float = MAX_FRAMES,
+                 allowance: float = ALLOWANCE):
         self.blur, self.threshold, self.max_frames = float(blur), float(threshold), float(max_frames)
+        self.allowance = float(allowance)
+        self.noise = StillDifferences()
+        self.forget()
+
+    def reset(self) -> None:
         self.average: Optional[np.ndarray] = None
         self.count: Optional[np.ndarray] = None
         self.luma: Optional[np.ndarray] = None    # the average's luma at half resolution
+        self.variance: Optional[np.ndarray] = None  # one frame's noise variance per pixel, half resolution
 
-    def reset(self) -> None:
-        self.average = self.count = self.luma = None
+    def forget(self) -> None:
+        """reset(), and forget the stream's noise too (a new camera or frame size)."""
+        self.reset()
+        self.noise.reset()
+        self._ghost = self._level = self._spread = None   # the gate statistics' running medians / spread
+        self._tick = 0
 
     def register(self, fine: np.ndarray, shift: Tuple[int, int]) -> Tuple[float, float]:
         """The shift (dy, dx, full-resolution pixels, floats) that aligns the average with a
@@ -109,18 +140,31 @@ class FrameAverage:
         mean_c = np.full((1, c), 1.0 / c, np.float32)
         dsq = np.square(dh)
         dsq_c = cv2.transform(dsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else dsq.reshape(hw[1], hw[0])
-        var_d = float(np.median(dsq_c[::4, ::4][sample])) / _CHI2_MEDIAN   # noise dominates most pixels
-        var_y = max(var_d / (1.0 + float(np.median(inv_n[::4, ::4][sample]))), 1e-12)
-        base = np.float32(var_y) * (np.float32(1.0) + inv_n)               # E[d^2] when nothing moved
+        past_luma = fine - _luma(dh)              # the aligned past's luma (the reduction is linear)
+        self._tick += 1
+        if self.noise.frames < MEASURE_EVERY or self._tick % MEASURE_EVERY == 0:
+            self._measure(frame, past, dh, dsq, dsq_c, past_luma, inv_n, sample)
+        self.variance = self.noise.variance_half(past_luma)   # one frame's noise at each pixel, half resolution
+        base = self.variance * (np.float32(1.0) + inv_n)      # E[d^2] where nothing moved
+        base = np.maximum(base, np.float32(1e-12))
         sigma = self.blur / 2.0
-        area = np.float32(4.0 * np.pi * sigma ** 2)                         # a Gaussian blur's noise gain is 1/area
         bsq = np.square(cv2.GaussianBlur(dh, (0, 0), sigma).reshape(dh.shape))
-        ghost = (cv2.transform(bsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else bsq.reshape(hw[1], hw[0])) \
-            * area / base
-        energy = cv2.GaussianBlur(dsq_c, (0, 0), sigma)
-        spread = np.float32(np.sqrt(2.0 / (area * c)))                     # relative noise of that energy
-        texture = np.square(np.maximum(energy / base - np.float32(1.0), np.float32(0.0)) / spread)
-        weight = np.exp(-np.maximum(ghost, texture) / np.float32(self.threshold)) * have
+        ghost = (cv2.transform(bsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else bsq.reshape(hw[1], hw[0])) / base
+        dabs = np.abs(dh)
+        dabs_c = cv2.transform(dabs, mean_c).reshape(hw[1], hw[0]) if c > 1 else dabs.reshape(hw[1], hw[0])
+        energy = np.square(cv2.GaussianBlur(dabs_c, (0, 0), sigma)) / base
+        # what each statistic gives where nothing moved, measured on this stream (correlated
+        # noise keeps more of its variance through the blur than white-noise theory says)
+        k = self.noise.frames
+        self._ghost = running(self._ghost, float(np.median(ghost[::4, ::4][sample])), k, RATE)
+        q25, q50, q75 = np.percentile(energy[::4, ::4][sample], (25, 50, 75))
+        self._level = running(self._level, float(q50), k, RATE)
+        self._spread = running(self._spread, float(q75 - q25) / 1.349, k, RATE)
+        ghost *= np.float32(1.0 / max(self._ghost, 1e-12))
+        texture = np.square(np.maximum(energy - np.float32(self._level), np.float32(0.0))
+                            / np.float32(max(self._spread, 1e-6)))
+        z = np.maximum(ghost, texture * np.float32(self.allowance / TEXTURE_ALLOWANCE)) - np.float32(self.allowance)
+        weight = np.exp(-np.maximum(z, np.float32(0.0)) / np.float32(self.threshold)) * have
         g = np.minimum(weight * n / (n + np.float32(1.0)),
                        np.float32(self.max_frames / (self.max_frames + 1.0))).astype(np.float32, copy=False)
         for region in motion.uncovered_regions(hw[1], hw[0], _outwards((shift[0] / 2.0, shift[1] / 2.0))):
@@ -136,6 +180,24 @@ class FrameAverage:
         self.luma = fine - g * _luma(dh)
         return self.average
 
+    def _measure(self, frame: np.ndarray, past: np.ndarray, dh: np.ndarray, dsq: np.ndarray,
+                 dsq_c: np.ndarray, past_luma: np.ndarray, inv_n: np.ndarray, sample: np.ndarray) -> None:
+        """Feed this frame's differences from the aligned past to self.noise: every 4th pixel of
+        the half-resolution planes (dh, dsq [h, w, C], dsq_c, past_luma, inv_n [h, w]; sample:
+        where the past exists, on that grid), and how the variance of the differences changes
+        to full resolution (every 8th row, every 2nd column: a sixteenth of the pixels) and to
+        quarter resolution (the spatial correlation)."""
+        c = frame.shape[2]
+        half = max(float(np.median(dsq_c[::4, ::4][sample])), 1e-30)
+        full = float(np.median(np.square(frame[::8, ::2] - past[::8, ::2]).mean(axis=2)))
+        h2, w2 = dh.shape[:2]
+        quarter = None
+        if h2 >= 4 and w2 >= 4:
+            dq = cv2.resize(dh, (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA).reshape(h2 // 2, w2 // 2, c)
+            quarter = float(np.median(np.square(dq).mean(axis=2))) / half
+        self.noise.add(dsq[::4, ::4][sample].reshape(-1, c), past_luma[::4, ::4][sample],
+                       inv_n[::4, ::4][sample], full / half, quarter, frame.shape[:2])
+
     def _start(self, frame: np.ndarray, hw: Tuple[int, int], fine: np.ndarray) -> np.ndarray:
         self.average = frame.copy()
         self.count = np.ones((hw[1], hw[0]), np.float32)
@@ -150,12 +212,16 @@ class AveragingDenoiser:
     model: a still model's name, folder or .tflite (default: bfcnn.zoo.DEFAULT_MODEL); the other
     arguments as for Denoiser / VideoDenoiser (strength mixes with the noisy frame: y + s * (f - y)).
     motion: estimate global motion (default); detect_cuts: start over on a cut (default).
+    noise_profile: the camera's saved profile (bfcnn.runtime.noise.load, from bfcnn-runtime
+    --calibrate): the first frames are gated with it until the stream's own measurements take
+    over; `noise` says what the stream measured.
     Same frames in and out as Denoiser; call it on each frame in order; reset() starts over, as
     does a change of frame shape or dtype. Calls are serialized by a lock."""
 
     def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None,
                  quantization: Optional[str] = None, strength: float = 1.0, motion: bool = True,
-                 detect_cuts: bool = True, backend: str = "litert", tile: Optional[int] = None):
+                 detect_cuts: bool = True, backend: str = "litert", tile: Optional[int] = None,
+                 noise_profile: Optional[NoiseProfile] = None):
         import threading
         from bfcnn.runtime.denoiser import Denoiser, check_strength
         from bfcnn.runtime.video import VideoStats
@@ -168,7 +234,12 @@ class AveragingDenoiser:
         self.strength = check_strength(strength)
         self.motion, self.detect_cuts = motion, detect_cuts
         self.stats = VideoStats()
+        if noise_profile is not None and not isinstance(noise_profile, NoiseProfile):
+            raise TypeError(f"noise_profile must be a NoiseProfile (bfcnn.runtime.noise.load(FILE)) or None, "
+                            f"got {type(noise_profile).__name__}")
+        self.noise_profile = noise_profile
         self._average = FrameAverage()
+        self._seed()
         self._thumbs: Optional[Tuple[np.ndarray, np.ndarray]] = None
         self._unregistered = 0     # frames since the average was last registered
         self._last_registered = (0.0, 0.0)   # the shift found then: a pan keeps registering
@@ -179,7 +250,20 @@ class AveragingDenoiser:
         """Start a new stream: the next frame is denoised alone."""
         with self._lock:
             self._restart()
+            self._average.forget()
+            self._seed()
             self._thumbs, self._key = None, ()
+
+    def _seed(self) -> None:
+        if self.noise_profile is not None:
+            self._average.noise.seed(self.noise_profile)
+
+    @property
+    def noise(self) -> Optional[NoiseProfile]:
+        """The noise this stream measured (a NoiseProfile at full resolution: level per
+        intensity and channel, correlation), or the given profile before it measured any; None
+        before two frames of one scene were compared."""
+        return self._average.noise.profile()
 
     def _restart(self) -> None:
         self._average.reset()
@@ -206,6 +290,8 @@ class AveragingDenoiser:
             shift = (0.0, 0.0)
             if self._thumbs is None or key != self._key:
                 self._restart()
+                self._average.forget()
+                self._seed()
                 self.stats.restarts += 1
             else:
                 est = motion_.estimate(self._thumbs[0], thumb, self._thumbs[1], fine)
@@ -234,8 +320,42 @@ class AveragingDenoiser:
             self._thumbs, self._key = (thumb, fine), key
             # float32 [H, W, C]; the bicubic resampling may overshoot [0, 1] a little at edges,
             # which the model takes as it is (no clip: clipping is not homogeneous)
-            out = self.still.raw(average)
+            out = self._fit_to_noise(average, self.still.raw(average))
             return finish_output(out, image, scale, self.strength, dtype, squeeze)
+
+
+    def _fit_to_noise(self, average: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The model's output on the average (float32 [H, W, C], modified in place) with its
+        correction r = average - out scaled down where r holds more energy than the noise the
+        average still has (one frame's, measured, over the frames it holds): a blind model does
+        not know that an average of 16 frames is nearly clean, and takes away detail there.
+        The share s = min(1, FIT * expected / blur(r^2)) per pixel is a ratio (still
+        bias-free); where the average holds one frame (a first frame, a cut, what moved) the
+        output is the model's."""
+        fa = self._average
+        noise = fa.noise
+        if noise.var is None or noise.full_ratio is None or fa.count is None or fa.luma is None \
+                or float(fa.count.max()) <= 1.0:    # a first frame, or just after a cut: the model's
+            return out
+        h, w, c = out.shape
+        hw = (fa.count.shape[1], fa.count.shape[0])
+        # the correction's energy near each pixel, from one pixel of each 2x2 block (a quarter of
+        # the work), at half resolution where the counts live
+        rs = average[:2 * hw[1]:2, :2 * hw[0]:2] - out[:2 * hw[1]:2, :2 * hw[0]:2]
+        rsq = cv2.multiply(rs, rs).reshape(hw[1], hw[0], c)
+        rsq_c = cv2.transform(rsq, np.full((1, c), 1.0 / c, np.float32)) if c > 1 else rsq
+        e = cv2.GaussianBlur(rsq_c.reshape(hw[1], hw[0]), (0, 0), FIT_BLUR / 2.0)
+        if fa.variance is None or fa.variance.shape != fa.count.shape:
+            return out
+        expected = fa.variance * np.float32(FIT * noise.full_ratio) / np.maximum(fa.count, np.float32(1.0))
+        share = np.minimum(expected / np.maximum(e.reshape(expected.shape), np.float32(1e-30)), np.float32(1.0))
+        share[fa.count <= 1.0] = 1.0          # a pixel of one frame: the model's own output there
+        if float(share.min()) >= 1.0:
+            return out
+        share = cv2.resize(share, (w, h), interpolation=cv2.INTER_LINEAR)
+        # average - share * (average - out), in one pass
+        out[...] = cv2.blendLinear(out, average, share, np.float32(1.0) - share).reshape(out.shape)
+        return out
 
 
 def _outwards(shift: Tuple[float, float]) -> Tuple[int, int]:
@@ -292,6 +412,6 @@ def _steadier(shift: Tuple[int, int], average: Optional[np.ndarray], frame: np.n
     frame: float32 [H, W, C]): a small estimated shift can be an object's motion pulling the
     correlation peak (seen: a still background read as 1 px off on every other frame, and
     averaged misaligned). Compared on every 4th pixel."""
-    if shift == (0, 0) or average is None or average.shape != frame.shape or max(abs(v) for v in shift) > 2:
+    if shift == (0, 0) or average is None or average.shape != frame.shape:
         return shift
     return (0, 0) if _misfit(average, frame, 0, 0) <= _misfit(average, frame, *shift) else shift

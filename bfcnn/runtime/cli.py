@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
                    help="average N passes over flipped / rotated copies of each frame: N times the "
                         "time for more quality (gains per model: benchmarks/RESULTS.md; default 1: real time)")
+    p.add_argument("--shuffle", action="store_true",
+                   help="photos with a camera's correlated noise: pixel-shuffle downsampling, 2x the time "
+                        "(gain and loss measured in benchmarks/RESULTS.md); frames denoised alone only")
     p.add_argument("--strength", type=float, default=1.0,
                    help="0-1.5: output = noisy + strength * (denoised - noisy); below 1 keeps more "
                         "detail and grain, above 1 smooths more (default 1)")
@@ -76,7 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--split", action="store_true", help="split view instead of side by side")
     p.add_argument("--serve", metavar="[HOST:]PORT",
                    help="serve the view as MJPEG at http://HOST:PORT/ (HOST defaults to 127.0.0.1)")
-    p.add_argument("--stats", metavar="FILE", help="write the run's statistics as JSON")
+    p.add_argument("--stats", metavar="FILE", help="write the run's statistics as JSON (with the noise the "
+                   "stream measured)")
+    p.add_argument("--calibrate", metavar="FILE",
+                   help="measure the camera's noise (level per intensity, correlation) on a still scene "
+                        "and save it as FILE (JSON); e.g. --camera 0 --max-frames 90 --calibrate cam.json")
+    p.add_argument("--noise-profile", metavar="FILE",
+                   help="a profile saved by --calibrate: frame averaging gates the first frames with it")
     p.add_argument("--explain-pixel", metavar="X,Y",
                    help="with --display/--serve: inset the adaptive filter of this pixel, refreshed in "
                         "the background (costs CPU: see benchmarks/RESULTS.md); it is --model's filter, "
@@ -174,12 +183,18 @@ def _video_denoiser(args, den):
     if args.no_temporal:
         return None
     if args.temporal == "average":
-        if args.ensemble != 1:
-            raise ValueError("--ensemble applies to frames denoised alone; add --no-temporal")
+        for flag, on in (("--ensemble", args.ensemble != 1), ("--shuffle", args.shuffle)):
+            if on:
+                raise ValueError(f"{flag} applies to frames denoised alone; add --no-temporal")
         from bfcnn.runtime.averaging import AveragingDenoiser
+        profile = None
+        if args.noise_profile:
+            from bfcnn.runtime import noise
+            profile = noise.load(args.noise_profile)
         return AveragingDenoiser(args.model, num_threads=args.threads, quantization=args.quantization,
-                                 strength=args.strength, backend=args.backend, tile=args.tile)
-    for flag, value, default in (("--ensemble", args.ensemble, 1), ("--tile", args.tile, None),
+                                 strength=args.strength, backend=args.backend, tile=args.tile,
+                                 noise_profile=profile)
+    for flag, value, default in (("--ensemble", args.ensemble, 1), ("--tile", args.tile, None), ("--shuffle", args.shuffle, False),
                                  ("--quantization", args.quantization if args.quantization != "none" else None, None)):
         if value != default:
             raise ValueError(f"{flag} applies to --model, which --temporal model does not use (the video "
@@ -196,10 +211,27 @@ def _video_denoiser(args, den):
                          f"a video model to --video-model)") from None
 
 
-def _temporal_stats(stats: StreamStats, video) -> StreamStats:
+def _temporal_stats(stats: StreamStats, video, args) -> StreamStats:
+    from bfcnn.runtime.averaging import AveragingDenoiser
     if video is not None:
         stats.temporal_model = video.label
         stats.temporal_restarts, stats.temporal_cuts = video.stats.restarts, video.stats.cuts
+    profile = video.noise if isinstance(video, AveragingDenoiser) else None
+    if profile is not None:
+        stats.noise = profile.to_dict()
+    if args.calibrate:
+        if profile is None or profile.frames < 2:
+            raise ValueError(f"--calibrate {args.calibrate}: too few frames of one still scene to measure "
+                             f"the noise ({0 if profile is None else profile.frames}); give it a few "
+                             f"seconds (e.g. --max-frames 90) with frame averaging on")
+        settings = {"width": float(args.width), "height": float(args.height), "fps": float(args.fps)}
+        camera = ("picamera2" if args.picamera2 else f"camera {args.camera}" if args.camera is not None
+                  else args.input or "synthetic")
+        from dataclasses import replace
+        replace(profile, camera=str(camera), settings=settings, source="calibration").save(args.calibrate)
+        print(f"saved the noise profile to {args.calibrate} (std {255 * profile.sigma:.2f} grey levels at "
+              f"mid intensity, correlation {', '.join(f'{c:.2f}' for c in profile.correlation)})",
+              file=sys.stderr)
     return stats
 
 
@@ -219,7 +251,7 @@ def _run_live(den, args) -> int:
         source.close()
     if args.output:
         print(f"wrote {args.output}")
-    return _finish(_temporal_stats(stats, video), args, "live")
+    return _finish(_temporal_stats(stats, video, args), args, "live")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     _check_numbers(args)
     try:
         den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization,
-                       ensemble=args.ensemble, strength=args.strength, backend=args.backend)
+                       ensemble=args.ensemble, strength=args.strength, backend=args.backend, shuffle=args.shuffle)
     except ModelError as exc:
         raise ModelError(f"--model {args.model}: {exc} (bfcnn-runtime: a video model goes to --video-model)") from None
     args.probe = _probe(args)
@@ -285,7 +317,7 @@ def _run(den, args) -> int:
                            max_frames=remaining, progress_total=len(images) if len(images) > 1 else None,
                            progress_label="images")
         total = total + stats
-    code = _finish(_temporal_stats(total, video), args,
+    code = _finish(_temporal_stats(total, video, args), args,
                    f"{den.card.name} ({den.quantization}, {den.backend}, {den.num_threads} threads)")
     if skipped and code == 0:
         print(f"error: {len(skipped)} input(s) skipped or incomplete (listed above); the others were "

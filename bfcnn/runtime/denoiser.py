@@ -118,6 +118,13 @@ class Denoiser:
     strength: s in [0, 1.5], output y + s * (f(y) - y) (default 1: the model's output). Below 1
         keeps more detail and grain, above 1 smooths more. Still bias-free (a linear mix of y
         and f(y)) and free: one multiply-add per pixel.
+    shuffle: pixel-shuffle downsampling for photos with a camera's spatially correlated noise:
+        the model runs on the four stride-2 sub-images, then once more on their reassembly
+        (2x the time; frames under 4 pixels a side are denoised plainly). A blind model reads
+        noise correlated between neighbours as detail and leaves it; two pixels apart it is
+        weaker. What it gains on real photos and loses on white noise is in
+        benchmarks/RESULTS.md (real camera noise, Gaussian): an option for stills from a camera,
+        never for white noise. Still bias-free: a permutation and two passes of the model.
     backend: "litert" (default) or "onnxruntime": the model's ONNX file on the best execution
         provider installed (TensorRT, CUDA, then CPU; `core.provider` says which), for GPUs
         LiteRT does not use. Same frames in, same frames out; float files only.
@@ -125,7 +132,7 @@ class Denoiser:
 
     def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None, tile: Optional[int] = None,
                  quantization: Optional[str] = None, tile_workers: int = 1, ensemble: int = 1,
-                 strength: float = 1.0, backend: str = "litert"):
+                 strength: float = 1.0, backend: str = "litert", shuffle: bool = False):
         model = DEFAULT_MODEL if model is None else model
         self.card: ModelCard = resolve(model)
         quantization = pick_quantization(self.card, model, quantization)
@@ -140,6 +147,9 @@ class Denoiser:
             raise ValueError(f"tile_workers must be an integer in 1..{MAX_THREADS}, got {tile_workers!r}")
         self.ensemble = dihedral.check(ensemble)
         self.strength = check_strength(strength)
+        if not isinstance(shuffle, bool):
+            raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
+        self.shuffle = shuffle
         self.quantization = quantization
         self.num_threads = int(num_threads or os.cpu_count() or 1)
         self._warned_gray = False
@@ -152,6 +162,7 @@ class Denoiser:
         self.backend = check_backend(backend, quantization)
         self._model = self._open_core(self.num_threads)
         self._model_t: Optional[CoreModel] = None  # transposed passes of a non-square frame
+        self._model_half: Optional[CoreModel] = None   # the pixel-shuffled sub-images (shuffle)
         self.tile_workers = int(tile_workers)
         self._pyr_threads = max(1, self.num_threads // self.tile_workers)   # the pyramid op's share
         self._pool = None
@@ -197,21 +208,43 @@ class Denoiser:
             return self._raw(frame, np.float32(1.0))
 
     def _raw(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
+        if self.shuffle and min(image.shape[:2]) >= 4:
+            return self._raw_plain(self._shuffled(image, scale), np.float32(1.0))
+        return self._raw_plain(image, scale)
+
+    def _shuffled(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
+        """Pixel-shuffle downsampling (float32 [H, W, C] out, ~[0, 1]): each of the four stride-2
+        sub-images (the pixels of one position in every 2x2 block) denoised as a frame of its
+        own, and put back in place. Camera noise is correlated between neighbours (demosaicking,
+        the ISP), which a blind model reads as detail and leaves; between pixels two apart it is
+        nearly white, which the model removes. A permutation: still bias-free. The reassembly
+        keeps a faint 2x2 pattern (four separate estimates), which the caller's second pass on
+        the whole frame removes."""
+        h, w = image.shape[:2]
+        if h % 2 or w % 2:
+            image = pad_bottom_right(image, h % 2, w % 2)
+        out = np.empty(image.shape, np.float32)
+        for i in (0, 1):
+            for j in (0, 1):
+                out[i::2, j::2] = self._raw_plain(np.ascontiguousarray(image[i::2, j::2]), scale, half=True)
+        return out[:h, :w]
+
+    def _raw_plain(self, image: np.ndarray, scale: np.float32, half: bool = False) -> np.ndarray:
         c_model = self.card.channels
         c_in = image.shape[2]
         if c_in == c_model:
-            out = self._ensembled(image, scale)
+            out = self._ensembled(image, scale, half)
         elif c_model == 1:
-            out = np.concatenate([self._ensembled(image[:, :, i:i + 1], scale) for i in range(c_in)], axis=2)
+            out = np.concatenate([self._ensembled(image[:, :, i:i + 1], scale, half) for i in range(c_in)], axis=2)
         else:  # colour model, gray frame
             if not self._warned_gray:
                 self._warned_gray = True
                 warn_gray_frame(self.card.name)
-            out = self._ensembled(np.repeat(image, c_model, axis=2), scale).mean(axis=2, keepdims=True)
+            out = self._ensembled(np.repeat(image, c_model, axis=2), scale, half).mean(axis=2, keepdims=True)
         return out
 
     # ----------------------------------------------------------------- helpers
-    def _ensembled(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
+    def _ensembled(self, image: np.ndarray, scale: np.float32, half: bool = False) -> np.ndarray:
         """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]: the mean of `ensemble`
         single passes over flipped / rotated copies, each padded and run as a frame of its own
         (so a pass equals what that rotated frame alone would give)."""
@@ -225,13 +258,14 @@ class Denoiser:
             peak = float(image.max()) * float(scale)
             gain = np.float32(min(INT8_MAX_GAIN, 1.0 / peak)) if peak > 0 else np.float32(1.0)
         upright = image.shape[:2]
-        out = dihedral.average(lambda img: self._denoise(img, np.float32(scale * gain), img.shape[:2] != upright),
-                               image, self.ensemble)
+        out = dihedral.average(lambda img: self._denoise(img, np.float32(scale * gain), img.shape[:2] != upright,
+                                                         half), image, self.ensemble)
         if gain != 1.0:
             out *= np.float32(1.0 / gain)
         return out
 
-    def _denoise(self, image: np.ndarray, scale: np.float32, transposed: bool = False) -> np.ndarray:
+    def _denoise(self, image: np.ndarray, scale: np.float32, transposed: bool = False,
+                 half: bool = False) -> np.ndarray:
         """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1], whole or in tiles.
         transposed: a non-square frame's transposed ensemble pass, run on an interpreter of its
         own so that neither shape makes XNNPACK re-initialise every frame."""
@@ -242,7 +276,9 @@ class Denoiser:
             image = pad_bottom_right(image, ph - h, pw - w)
         if transposed and self._model_t is None:
             self._model_t = self._open_core(self.num_threads)
-        main = self._model_t if transposed else self._model
+        if half and self._model_half is None:
+            self._model_half = self._open_core(self.num_threads)
+        main = self._model_half if half else self._model_t if transposed else self._model
         tile = self.tile
         if tile is None and ph * pw > WHOLE_FRAME_MAX_PIXELS:
             tile = 1024

@@ -113,6 +113,7 @@ class StreamStats:
     temporal_model: str = ""       # what used the frames before (a video model, or frame averaging + a model)
     temporal_restarts: int = 0     # times it started over: first frames, new sizes, files, cuts
     temporal_cuts: int = 0         # cuts it detected
+    noise: Optional[dict] = None   # the noise frame averaging measured (bfcnn.runtime.noise.NoiseProfile)
     latencies_ms: List[float] = field(default_factory=list, repr=False)
     denoise_ms: List[float] = field(default_factory=list, repr=False)
 
