@@ -140,19 +140,22 @@ class FrameAverage:
         mean_c = np.full((1, c), 1.0 / c, np.float32)
         dsq = np.square(dh)
         dsq_c = cv2.transform(dsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else dsq.reshape(hw[1], hw[0])
-        past_luma = fine - _luma(dh)              # the aligned past's luma (the reduction is linear)
+        dl = _luma(dh)
+        past_luma = fine - dl                     # the aligned past's luma (the reduction is linear)
         self._tick += 1
         if self.noise.frames < MEASURE_EVERY or self._tick % MEASURE_EVERY == 0:
             self._measure(frame, past, dh, dsq, dsq_c, past_luma, inv_n, sample)
-        self.variance = self.noise.variance_half(past_luma)   # one frame's noise at each pixel, half resolution
-        base = self.variance * (np.float32(1.0) + inv_n)      # E[d^2] where nothing moved
-        base = np.maximum(base, np.float32(1e-12))
+        # one frame's noise at each pixel (half resolution), looked up on every other pixel: the
+        # level changes slowly with intensity
+        quarter = past_luma[::2, ::2]
+        self.variance = cv2.resize(self.noise.variance_half(quarter), hw, interpolation=cv2.INTER_LINEAR)
+        inv_base = np.float32(1.0) / np.maximum(self.variance * (np.float32(1.0) + inv_n), np.float32(1e-12))
         sigma = self.blur / 2.0
         bsq = np.square(cv2.GaussianBlur(dh, (0, 0), sigma).reshape(dh.shape))
-        ghost = (cv2.transform(bsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else bsq.reshape(hw[1], hw[0])) / base
+        ghost = (cv2.transform(bsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else bsq.reshape(hw[1], hw[0])) * inv_base
         dabs = np.abs(dh)
         dabs_c = cv2.transform(dabs, mean_c).reshape(hw[1], hw[0]) if c > 1 else dabs.reshape(hw[1], hw[0])
-        energy = np.square(cv2.GaussianBlur(dabs_c, (0, 0), sigma)) / base
+        energy = np.square(cv2.GaussianBlur(dabs_c, (0, 0), sigma)) * inv_base
         # what each statistic gives where nothing moved, measured on this stream (correlated
         # noise keeps more of its variance through the blur than white-noise theory says)
         k = self.noise.frames
@@ -338,18 +341,21 @@ class AveragingDenoiser:
                 or float(fa.count.max()) <= 1.0:    # a first frame, or just after a cut: the model's
             return out
         h, w, c = out.shape
-        hw = (fa.count.shape[1], fa.count.shape[0])
-        # the correction's energy near each pixel, from one pixel of each 2x2 block (a quarter of
-        # the work), at half resolution where the counts live
-        rs = average[:2 * hw[1]:2, :2 * hw[0]:2] - out[:2 * hw[1]:2, :2 * hw[0]:2]
-        rsq = cv2.multiply(rs, rs).reshape(hw[1], hw[0], c)
+        # the correction's energy near each pixel from one pixel of each 4x4 block (a sixteenth
+        # of the work; its blur spans FIT_BLUR pixels), where every 2nd count lives
+        rs = average[::4, ::4] - out[::4, ::4]
+        rsq = cv2.multiply(rs, rs).reshape(rs.shape)
         rsq_c = cv2.transform(rsq, np.full((1, c), 1.0 / c, np.float32)) if c > 1 else rsq
-        e = cv2.GaussianBlur(rsq_c.reshape(hw[1], hw[0]), (0, 0), FIT_BLUR / 2.0)
+        e = cv2.GaussianBlur(rsq_c.reshape(rs.shape[:2]), (0, 0), FIT_BLUR / 4.0)
         if fa.variance is None or fa.variance.shape != fa.count.shape:
             return out
-        expected = fa.variance * np.float32(FIT * noise.full_ratio) / np.maximum(fa.count, np.float32(1.0))
-        share = np.minimum(expected / np.maximum(e.reshape(expected.shape), np.float32(1e-30)), np.float32(1.0))
-        share[fa.count <= 1.0] = 1.0          # a pixel of one frame: the model's own output there
+        count = fa.count[::2, ::2]
+        expected = fa.variance[::2, ::2] * np.float32(FIT * noise.full_ratio) / np.maximum(count, np.float32(1.0))
+        if expected.shape != e.shape:          # odd sides: the two grids differ by a row or column
+            expected = cv2.resize(expected, (e.shape[1], e.shape[0]), interpolation=cv2.INTER_NEAREST)
+            count = cv2.resize(count, (e.shape[1], e.shape[0]), interpolation=cv2.INTER_NEAREST)
+        share = np.minimum(expected / np.maximum(e, np.float32(1e-30)), np.float32(1.0))
+        share[count <= 1.0] = 1.0             # a pixel of one frame: the model's own output there
         if float(share.min()) >= 1.0:
             return out
         share = cv2.resize(share, (w, h), interpolation=cv2.INTER_LINEAR)
