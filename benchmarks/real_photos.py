@@ -50,7 +50,7 @@ def nlm(h: float):
 
 
 def evaluate(args) -> str:
-    names = list(args.models or bfcnn.list_models())
+    names = list(args.models or [m for m in bfcnn.list_models() if not bfcnn.zoo.resolve(m).temporal])
     labels = list(names)
     for path in args.baseline:
         names.append(path)
@@ -146,7 +146,8 @@ def run(args) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--limit", type=int, default=0, help="first N pairs (0 = all 100)")
-    p.add_argument("--models", nargs="*", default=None, help="shipped names or paths (default: every shipped model)")
+    p.add_argument("--models", nargs="*", default=None,
+                   help="shipped names or paths (default: every shipped still model)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-write", action="store_true", help="print the table only")
     add_arguments(p)

@@ -191,7 +191,9 @@ class FrameAverage:
         to full resolution (every 8th row, every 2nd column: a sixteenth of the pixels) and to
         quarter resolution (the spatial correlation)."""
         c = frame.shape[2]
-        half = max(float(np.median(dsq_c[::4, ::4][sample])), 1e-30)
+        half = float(np.median(dsq_c[::4, ::4][sample]))
+        if not half > 0.0:       # no noise to measure (a noiseless or synthetic source)
+            return
         full = float(np.median(np.square(frame[::8, ::2] - past[::8, ::2]).mean(axis=2)))
         h2, w2 = dh.shape[:2]
         quarter = None

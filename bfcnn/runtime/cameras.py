@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Iterator, Optional
+from typing import Dict, Iterator, Optional
 
 import cv2
 import numpy as np
@@ -98,6 +98,16 @@ class CameraSource:
             except SourceError:
                 continue
 
+    def settings(self) -> Dict[str, float]:
+        """What the device reports of its gain and exposure (OpenCV's properties; backends that
+        do not report one give 0 or -1, which is left out): the setting a noise profile holds."""
+        out = {}
+        for name, prop in (("gain", cv2.CAP_PROP_GAIN), ("exposure", cv2.CAP_PROP_EXPOSURE)):
+            value = float(self._cap.get(prop))
+            if value > 0:
+                out[name] = value
+        return out
+
     def close(self) -> None:
         self._cap.release()
 
@@ -159,6 +169,14 @@ class Picamera2Source:
             else:
                 yield cv2.cvtColor(np.ascontiguousarray(arr[: h * 3 // 2, :w]), cv2.COLOR_YUV2BGR_I420)
 
+    def settings(self) -> Dict[str, float]:
+        """The sensor's setting now, from the frame metadata (analogue and digital gain,
+        exposure time in microseconds): the noise a frame holds follows the analogue gain, so a
+        saved noise profile records it, and bfcnn-runtime picks the profile of the nearest gain."""
+        meta = self.cam.capture_metadata()
+        names = {"AnalogueGain": "analogue_gain", "DigitalGain": "digital_gain", "ExposureTime": "exposure_time_us"}
+        return {ours: float(meta[theirs]) for theirs, ours in names.items() if theirs in meta}
+
     def close(self) -> None:
         self.cam.stop()
         self.cam.close()
@@ -194,6 +212,10 @@ class SyntheticCamera:
                 time.sleep(delay)
             yield self._ring[i % len(self._ring)].copy()
             i += 1
+
+    def settings(self) -> Dict[str, float]:
+        """The generated noise's std (0-255 scale)."""
+        return {"sigma": float(self.sigma)}
 
     def close(self) -> None:
         self._closed = True

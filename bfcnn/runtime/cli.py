@@ -84,8 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--calibrate", metavar="FILE",
                    help="measure the camera's noise (level per intensity, correlation) on a still scene "
                         "and save it as FILE (JSON); e.g. --camera 0 --max-frames 90 --calibrate cam.json")
-    p.add_argument("--noise-profile", metavar="FILE",
-                   help="a profile saved by --calibrate: frame averaging gates the first frames with it")
+    p.add_argument("--noise-profile", metavar="FILE", nargs="+",
+                   help="profile(s) saved by --calibrate: frame averaging gates the first frames with it "
+                        "(of several, the one measured at the camera's nearest analogue gain)")
     p.add_argument("--explain-pixel", metavar="X,Y",
                    help="with --display/--serve: inset the adaptive filter of this pixel, refreshed in "
                         "the background (costs CPU: see benchmarks/RESULTS.md); it is --model's filter, "
@@ -177,7 +178,7 @@ def _finish(stats: StreamStats, args, what: str) -> int:
     return 0
 
 
-def _video_denoiser(args, den):
+def _video_denoiser(args, den, settings: Optional[dict] = None):
     """The stream denoiser for videos and cameras: frame averaging before --model (default), the
     trained --video-model, or None with --no-temporal."""
     if args.no_temporal:
@@ -190,7 +191,9 @@ def _video_denoiser(args, den):
         profile = None
         if args.noise_profile:
             from bfcnn.runtime import noise
-            profile = noise.load(args.noise_profile)
+            profile = noise.nearest([noise.load(f) for f in args.noise_profile], settings or {})
+            if len(args.noise_profile) > 1:
+                print(f"noise profile: {profile.camera or 'saved'} at {profile.settings}", file=sys.stderr)
         return AveragingDenoiser(args.model, num_threads=args.threads, quantization=args.quantization,
                                  strength=args.strength, backend=args.backend, tile=args.tile,
                                  noise_profile=profile)
@@ -211,7 +214,7 @@ def _video_denoiser(args, den):
                          f"a video model to --video-model)") from None
 
 
-def _temporal_stats(stats: StreamStats, video, args) -> StreamStats:
+def _temporal_stats(stats: StreamStats, video, args, settings: Optional[dict] = None) -> StreamStats:
     from bfcnn.runtime.averaging import AveragingDenoiser
     if video is not None:
         stats.temporal_model = video.label
@@ -221,11 +224,12 @@ def _temporal_stats(stats: StreamStats, video, args) -> StreamStats:
         stats.noise = profile.to_dict()
     if args.calibrate:
         if profile is None or profile.frames < 2:
-            raise ValueError(f"--calibrate {args.calibrate}: too few frames of one still scene to measure "
-                             f"the noise ({0 if profile is None else profile.frames}); give it a few "
-                             f"seconds (e.g. --max-frames 90) with frame averaging on")
-        settings = {"width": float(args.width), "height": float(args.height), "fps": float(args.fps)}
-        camera = ("picamera2" if args.picamera2 else f"camera {args.camera}" if args.camera is not None
+            raise ValueError(f"--calibrate {args.calibrate}: no noise measured ({0 if profile is None else profile.frames} "
+                             f"frames compared): give it a few seconds of a still scene (e.g. --max-frames 90) "
+                             f"with frame averaging on (not --no-temporal), from a source that has noise")
+        settings = {"width": float(args.width), "height": float(args.height), "fps": float(args.fps),
+                    **(settings or {})}
+        camera = (f"picamera2 (isp denoise {args.picamera2_isp_denoise})" if args.picamera2 else f"camera {args.camera}" if args.camera is not None
                   else args.input or "synthetic")
         from dataclasses import replace
         replace(profile, camera=str(camera), settings=settings, source="calibration").save(args.calibrate)
@@ -237,21 +241,23 @@ def _temporal_stats(stats: StreamStats, video, args) -> StreamStats:
 
 def _run_live(den, args) -> int:
     from bfcnn.runtime.sinks import VideoSink
-    video = _video_denoiser(args, den)
     source = _live_source(args, gray=den.card.channels == 1)
-    sinks = _view_sinks(args)
-    if args.output:
-        sinks.append(VideoSink(args.output, args.fps))
-    if not sinks:
-        print("note: no --output, --display or --serve: frames are denoised and counted only", file=sys.stderr)
     try:
+        # the camera's gain picks the saved noise profile; calibration records it
+        video = _video_denoiser(args, den, source.settings())
+        sinks = _view_sinks(args)
+        if args.output:
+            sinks.append(VideoSink(args.output, args.fps))
+        if not sinks:
+            print("note: no --output, --display or --serve: frames are denoised and counted only", file=sys.stderr)
         stats = run_stream(named(source.frames(), "live"), video or den, sinks, live=True,
                            max_frames=args.max_frames)
+        settings = source.settings() if args.calibrate else None
     finally:
         source.close()
     if args.output:
         print(f"wrote {args.output}")
-    return _finish(_temporal_stats(stats, video, args), args, "live")
+    return _finish(_temporal_stats(stats, video, args, settings), args, "live")
 
 
 def run(args: argparse.Namespace) -> int:

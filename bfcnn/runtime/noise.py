@@ -41,6 +41,15 @@ CHI2_MEDIAN = 0.455      # median of a chi-square with 1 degree of freedom: medi
 MIN_SAMPLES = 32         # fewer samples in an intensity bin than this: the bin is merged away
 SOURCES = ("stream", "calibration", "frame")
 SEED_FRAMES = 10         # a saved profile counts as this many measured frames in a stream
+FLAT_SHARE = 0.25        # estimate(): the flattest share of an intensity's blocks
+# estimate(): the flattest blocks' median variance over the true noise variance, and the
+# block-measured correlation against the true one, as lines in the measured correlation c
+# (fitted on CBSD432 crops with white, blurred Gaussian and synthesized camera noise:
+# c 0.96 / 1.46 / 1.59 / 1.52 -> bias 1.06 / 0.92 / 0.78 / 0.78, true correlation 1.00 / 1.67 /
+# 1.84 / 1.71): correlated noise has fewer independent samples per block, and the plane fit
+# takes some of its low frequencies
+FLAT_BIAS = (1.06, -0.45)        # bias = 1.06 - 0.45 * (c - 0.96)
+FLAT_CORRELATION = (1.0, 1.3)    # true correlation = 1 + 1.3 * (c - 0.96)
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,81 @@ def from_dict(d, where: str = "noise profile") -> NoiseProfile:
                             frames=int(d.get("frames", 0)), source=str(d.get("source", "stream")))
     except (TypeError, ValueError) as e:
         raise ValueError(f"{where}: {e}") from None
+
+
+def estimate(frame: np.ndarray, block: int = 8, flat: float = FLAT_SHARE) -> NoiseProfile:
+    """A single frame's noise profile, by an estimator that holds on correlated noise: in the
+    flattest blocks of each intensity, the variance left after fitting a plane to the block.
+    frame: uint8 [H, W, C] (0-255) or float32 [H, W, C] in [0, 1] (HxW too); C = 1 or 3, BGR.
+
+    Measured over whole 8x8 blocks, the variance counts the noise however its pixels are
+    correlated (neighbour differences or fine wavelet bands see only its high frequencies,
+    which is how a blind model reads a camera's noise several times too low). Per quantile bin
+    of the blocks' luma, the blocks with the lowest plane-fit variance (the flattest `flat`
+    share) are taken, and their median variance corrected for the selection (FLAT_BIAS, which
+    depends on how correlated the noise is). The correlation: the same blocks' variance after
+    2x2 means, corrected likewise (FLAT_CORRELATION). Texture everywhere (no flat block at an
+    intensity) reads high: the estimate is an upper bound there. Accuracy on photos:
+    benchmarks/RESULTS.md (noise estimation)."""
+    scale = np.float32(1.0 / 255.0) if frame.dtype == np.uint8 else np.float32(1.0)
+    x = frame.astype(np.float32) * scale
+    if x.ndim == 2:
+        x = x[:, :, None]
+    h, w, c = x.shape
+    bh, bw = h // block, w // block
+    if bh * bw < MIN_SAMPLES:
+        raise ValueError(f"a {w}x{h} frame has too few {block}x{block} blocks to estimate its noise "
+                         f"(at least {MIN_SAMPLES}); use a larger frame or a stream (frame averaging measures it)")
+    blocks = x[:bh * block, :bw * block].reshape(bh, block, bw, block, c).transpose(0, 2, 1, 3, 4) \
+        .reshape(bh * bw, block, block, c)
+    # least-squares plane per block and channel: the basis 1, y, x is orthogonal on a centred grid
+    t = np.arange(block, dtype=np.float32) - np.float32((block - 1) / 2.0)
+    ty, tx = t[:, None], t[None, :]
+    mean = blocks.mean(axis=(1, 2), keepdims=True)
+    gy = (blocks * ty[None, :, :, None]).sum(axis=(1, 2), keepdims=True) / np.float32(block * np.sum(t * t))
+    gx = (blocks * tx[None, :, :, None]).sum(axis=(1, 2), keepdims=True) / np.float32(block * np.sum(t * t))
+    res = blocks - mean - gy * ty[None, :, :, None] - gx * tx[None, :, :, None]
+    dof = block * block - 3
+    var = np.square(res).sum(axis=(1, 2)) / np.float32(dof)                       # [B, C]
+    half = block // 2
+    red = res.reshape(-1, half, 2, half, 2, c).mean(axis=(2, 4))
+    var_red = np.square(red).sum(axis=(1, 2)) / np.float32(half * half)          # [B, C]
+    bgr = mean.reshape(-1, c)
+    luma = bgr @ np.array([0.114, 0.587, 0.299], np.float32) if c == 3 else bgr[:, 0]
+    total = var.mean(axis=1)
+    k = int(max(1, min(BINS, total.size // (4 * MIN_SAMPLES))))
+    order = np.argsort(luma, kind="stable")
+    edges = np.linspace(0, total.size, k + 1).astype(int)
+    intensity, level, flat_full, flat_red = [], [], [], []
+    for i in range(k):
+        idx = order[edges[i]:edges[i + 1]]
+        keep = idx[np.argsort(total[idx], kind="stable")[:max(1, int(flat * idx.size))]]
+        intensity.append(float(np.median(luma[idx])))
+        level.append(np.median(var[keep], axis=0))
+        flat_full.append(float(np.median(total[keep])))
+        flat_red.append(float(np.median(var_red[keep].mean(axis=1))))
+    ratio = float(np.median(np.asarray(flat_red) / np.maximum(np.asarray(flat_full), 1e-30)))
+    measured = math.sqrt(max(ratio, 0.0) * 4.0)
+    bias = max(0.5, FLAT_BIAS[0] + FLAT_BIAS[1] * (measured - 0.96))
+    corr = max(1.0, FLAT_CORRELATION[0] + FLAT_CORRELATION[1] * (measured - 0.96))
+    std = np.sqrt(np.asarray(level).T / bias)                                   # [C, K]
+    return NoiseProfile(tuple(intensity), tuple(tuple(float(v) for v in row) for row in std),
+                        (round(corr, 4),), size=(h, w), frames=1, source="frame")
+
+
+def nearest(profiles, settings: Dict[str, float]) -> NoiseProfile:
+    """Of several saved profiles of one camera, the one measured at the analogue gain (else gain)
+    nearest to `settings` (a live source's settings(), in log scale: noise follows gain by
+    ratios); the first when neither says a gain."""
+    profiles = list(profiles)
+    if not profiles:
+        raise ValueError("no noise profile given")
+    for key in ("analogue_gain", "gain"):
+        now = settings.get(key)
+        known = [p for p in profiles if p.settings.get(key, 0) > 0]
+        if now and now > 0 and known:
+            return min(known, key=lambda p: abs(math.log(p.settings[key] / now)))
+    return profiles[0]
 
 
 def from_pair(noisy: np.ndarray, reference: np.ndarray, camera: str = "",

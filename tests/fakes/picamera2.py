@@ -1,6 +1,6 @@
 """A stand-in for the picamera2 module with the documented API surface the adapter uses:
 Picamera2(camera_num), create_video_configuration(main=, lores=, controls=), configure,
-start, capture_array(stream), stop, close. Formats as Picamera2 documents them:
+start, capture_array(stream), capture_metadata(), stop, close. Formats as Picamera2 documents them:
 "RGB888" -> (h, w, 3) with pixels B, G, R; "YUV420" -> (h * 3 // 2, w) planar I420."""
 import numpy as np
 
@@ -43,6 +43,11 @@ class Picamera2:
             yuv[:h] = 90 + (np.arange(w) % 50)[None, :]            # the luma plane
             return yuv
         raise ValueError(stream["format"])
+
+    def capture_metadata(self):
+        if not self.started:
+            raise RuntimeError("camera not started")
+        return {"AnalogueGain": 4.0, "DigitalGain": 1.0, "ExposureTime": 16000, "Lux": 120.0}
 
     def stop(self):
         self.started = False

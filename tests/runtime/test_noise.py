@@ -104,7 +104,7 @@ def test_cli_calibrates_a_still_scene_and_uses_the_profile(tmp_path, capsys):
                      "--noise-profile", prof]) == 0
     assert cli.main(["--input", clip, "--output", str(tmp_path / "o3.avi"), "--no-temporal",
                      "--calibrate", str(tmp_path / "x.json")]) == 2
-    assert "too few frames" in capsys.readouterr().err
+    assert "no noise measured" in capsys.readouterr().err
 
 
 def test_pixel_shuffle_runs_the_model_on_the_sub_images_then_once_more():
@@ -144,3 +144,55 @@ def test_cli_shuffle_is_for_frames_denoised_alone(tmp_path, capsys):
     writer.release()
     assert cli.main(["--input", clip, "--output", str(tmp_path / "o.avi"), "--shuffle"]) == 2
     assert "--shuffle applies to frames denoised alone; add --no-temporal" in capsys.readouterr().err
+
+
+def test_the_profile_of_the_nearest_gain_is_picked(tmp_path, monkeypatch, capsys):
+    """Saved profiles record the camera's gain; of several, the stream starts from the one
+    measured at the gain nearest (in ratio) to the camera's now: Picamera2's analogue gain from
+    its frame metadata (the fake reports 4.0: gain 8 is nearer than 1)."""
+    import os
+    import sys
+    base = _measure(_still_stream(np.random.default_rng(6)))
+    profiles = [noise.NoiseProfile(base.intensity, base.std, base.correlation, "pi", settings={"analogue_gain": g})
+                for g in (1.0, 8.0)]
+    assert noise.nearest(profiles, {"analogue_gain": 4.0}).settings["analogue_gain"] == 8.0
+    assert noise.nearest(profiles, {"analogue_gain": 1.5}).settings["analogue_gain"] == 1.0
+    assert noise.nearest(profiles, {}).settings["analogue_gain"] == 1.0
+    files = []
+    for i, p in enumerate(profiles):
+        files.append(str(tmp_path / f"gain{i}.json"))
+        p.save(files[-1])
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
+    try:
+        import picamera2
+        monkeypatch.setitem(sys.modules, "picamera2", picamera2)
+        from bfcnn.runtime.cameras import Picamera2Source
+        src = Picamera2Source(64, 48, 30)
+        assert src.settings() == {"analogue_gain": 4.0, "digital_gain": 1.0, "exposure_time_us": 16000.0}
+        src.close()
+        assert cli.main(["--picamera2", "--width", "64", "--height", "48", "--max-frames", "3",
+                         "--noise-profile"] + files) == 0
+        assert "'analogue_gain': 8.0" in capsys.readouterr().err
+    finally:
+        sys.path.pop(0)
+
+
+@pytest.mark.parametrize("blur, corr", [(0.0, 1.0), (0.8, 1.67)])
+def test_one_frame_estimate_reads_correlated_noise(blur, corr):
+    """noise.estimate on one frame: the std of white and of correlated noise within 20% of the
+    truth (noise.from_pair on the same frame), and its correlation within 0.25. Neighbour
+    differences (what a blind model's fine scale sees) read this correlated noise 2x too low."""
+    rng = np.random.default_rng(7)
+    clean = (np.float32(0.15) + np.float32(0.7) * cv2.resize(rng.random((5, 7, 3), dtype=np.float32), (448, 320)))
+    n = rng.standard_normal(clean.shape).astype(np.float32)
+    if blur:
+        n = cv2.GaussianBlur(n, (0, 0), blur).reshape(clean.shape)
+    noisy = clean + n * np.float32(0.03) / n.std()
+    est, true = noise.estimate(noisy), noise.from_pair(noisy, clean)
+    assert est.sigma == pytest.approx(true.sigma, rel=0.2)
+    assert est.correlation[0] == pytest.approx(corr, abs=0.25)
+    assert true.correlation[0] == pytest.approx(corr, abs=0.1)
+    neighbours = float(np.std(np.diff(noisy, axis=1))) / np.sqrt(2.0)
+    assert (neighbours < 0.6 * true.sigma) == (blur > 0)
+    with pytest.raises(ValueError, match="too few"):
+        noise.estimate(noisy[:16, :16])
