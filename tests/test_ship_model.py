@@ -66,3 +66,19 @@ def test_add_refuses_a_card_without_a_float_file_and_files_already_shipped(tool,
     assert module.main() == 2                        # no float file on either side: not "the same"
     assert "byte-identical" in capsys.readouterr().err
     assert not (shipped / "model_dynamic.tflite").exists()
+
+
+@pytest.mark.parametrize("name", [".", "..", "../outside", "a/b", "", "has space"])
+def test_a_name_is_a_plain_folder_name(tool, monkeypatch, capsys, name):
+    """An export to --output-directory . gets the card name '.'; shipping it as NAME '.' used to
+    delete every shipped model. Names that are not plain folder names are refused before
+    anything is touched."""
+    module, exported, shipped = tool
+    card = json.loads((exported / "card.json").read_text())
+    card["name"] = name
+    (exported / "card.json").write_text(json.dumps(card))
+    before = sorted(os.listdir(shipped.parent))
+    monkeypatch.setattr("sys.argv", ["ship_model.py", str(exported), name])
+    assert module.main() == 2
+    assert "plain folder name" in capsys.readouterr().err
+    assert sorted(os.listdir(shipped.parent)) == before and (shipped / "card.json").exists()

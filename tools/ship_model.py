@@ -17,12 +17,14 @@ import argparse
 import filecmp
 import json
 import os
+import re
 import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bfcnn.zoo import ModelCard, ModelError, card_bytes, verify, verify_onnx  # noqa: E402
 
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")   # a shipped model's folder name
 PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bfcnn", "pretrained")
 
 
@@ -36,6 +38,11 @@ def main() -> int:
     args = p.parse_args()
     if args.add and args.only:
         p.error("--add and --only do not go together: --add keeps the shipped files and adds the listed ones")
+    if not NAME.fullmatch(args.name) or args.name in (".", ".."):
+        print(f"error: NAME {args.name!r} must be a plain folder name (letters, digits, '_', '-', '.'; not "
+              f"'.' or '..'): it becomes bfcnn/pretrained/NAME, and only that folder is replaced; export "
+              f"with --name to give the model one", file=sys.stderr)
+        return 2
     with open(os.path.join(args.exported, "card.json"), encoding="utf-8") as f:
         card = json.load(f)
     if card["name"] != args.name:
