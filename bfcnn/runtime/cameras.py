@@ -19,8 +19,12 @@ NETWORK_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp
 
 
 def is_stream(spec: str) -> bool:
-    """A network stream URL (rtsp://, http://, ...) or a GStreamer pipeline ("... ! appsink")."""
-    return spec.lower().startswith(NETWORK_SCHEMES) or " ! " in spec
+    """A network stream URL (rtsp://, http://, ...). Nothing else is: a file is a file whatever
+    its name ("holiday ! beach.avi" too), and a GStreamer pipeline is only ever taken from its
+    own option (CameraSource(..., gstreamer=True), bfcnn-runtime --gstreamer): a pipeline is a
+    program (filesink writes files, tcpclientsink opens connections), so a service passing a
+    user's "camera URL" to --input must not run one."""
+    return spec.lower().startswith(NETWORK_SCHEMES)
 
 
 def _has_gstreamer() -> bool:
@@ -32,20 +36,25 @@ def _has_gstreamer() -> bool:
 
 class CameraSource:
     """An OpenCV capture: a camera index (V4L2 on Linux: MJPG, requested size / fps), a network
-    stream URL (RTSP, HTTP MJPEG, ...: OpenCV's FFmpeg backend) or a GStreamer pipeline ending in
-    appsink (Jetson CSI cameras: nvarguscamerasrc ! ... ! appsink; needs an OpenCV built with
-    GStreamer). A 1-frame buffer; when reads fail it reopens with exponential backoff (an IP
+    stream URL (RTSP, HTTP MJPEG, ...: OpenCV's FFmpeg backend) or, with gstreamer=True only, a
+    GStreamer pipeline ending in appsink (Jetson CSI cameras: nvarguscamerasrc ! ... ! appsink;
+    needs an OpenCV built with GStreamer; the pipeline runs as given: pass only trusted ones). A 1-frame buffer; when reads fail it reopens with exponential backoff (an IP
     camera rebooting, Wi-Fi dropping), gives up after `retries` failed reads in a row and ends
     the stream cleanly."""
 
     def __init__(self, device, width: int = 0, height: int = 0, fps: float = 0, retries: int = 5,
-                 backoff: float = 0.05, capture_factory=cv2.VideoCapture) -> None:
+                 backoff: float = 0.05, capture_factory=cv2.VideoCapture, gstreamer: bool = False) -> None:
         self.device, self.width, self.height, self.fps, self.retries = device, width, height, fps or 30.0, retries
         self.backoff = backoff
         self._factory = capture_factory
         self.reopened = 0
-        if isinstance(device, str) and " ! " in device and capture_factory is cv2.VideoCapture \
-                and not _has_gstreamer():
+        self.gstreamer = bool(gstreamer)
+        if gstreamer and not isinstance(device, str):
+            raise ValueError(f"a GStreamer pipeline is a string ending in appsink, got {device!r}")
+        if isinstance(device, str) and not gstreamer and not is_stream(device):
+            raise SourceError(f"{device!r} is not a stream URL ({', '.join(NETWORK_SCHEMES)}); a GStreamer "
+                              f"pipeline goes to --gstreamer, a file to --input")
+        if gstreamer and capture_factory is cv2.VideoCapture and not _has_gstreamer():
             raise SourceError("this OpenCV has no GStreamer support, so it cannot open a GStreamer "
                               "pipeline; on a Jetson use the system OpenCV (python3-opencv from JetPack, "
                               "venv with --system-site-packages), or give an rtsp:// / http:// URL")
@@ -53,7 +62,7 @@ class CameraSource:
 
     def _open(self):
         if isinstance(self.device, str):
-            backend = cv2.CAP_GSTREAMER if " ! " in self.device else cv2.CAP_FFMPEG
+            backend = cv2.CAP_GSTREAMER if self.gstreamer else cv2.CAP_FFMPEG
             cap = self._factory(self.device, backend)
             if not cap.isOpened():
                 raise SourceError(f"cannot open stream {self.device!r}: check the address, that the "

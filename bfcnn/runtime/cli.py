@@ -29,7 +29,10 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--input", help="image, video, folder or glob (default: the bundled sample clip), "
-                     "or a live stream: rtsp:// or http:// URL, or a GStreamer pipeline ending in appsink")
+                     "or a live stream: rtsp://, http:// (MJPEG), ... URL")
+    src.add_argument("--gstreamer", metavar="PIPELINE",
+                     help="a GStreamer pipeline ending in appsink (a Jetson CSI camera); it runs as given, "
+                          "so pass only pipelines you trust (never a user's text)")
     src.add_argument("--camera", type=int, help="OpenCV camera index (e.g. 0)")
     src.add_argument("--picamera2", action="store_true", help="Raspberry Pi camera through Picamera2")
     src.add_argument("--synthetic", action="store_true",
@@ -160,7 +163,9 @@ def _live_source(args, gray: bool):
     from bfcnn.runtime import cameras
     if args.camera is not None:
         return cameras.CameraSource(args.camera, args.width, args.height, args.fps)
-    if args.input is not None:     # a network stream or GStreamer pipeline (is_stream)
+    if args.gstreamer is not None:
+        return cameras.CameraSource(args.gstreamer, fps=args.fps, gstreamer=True)
+    if args.input is not None:     # a network stream (is_stream)
         return cameras.CameraSource(args.input, fps=args.fps)
     if args.picamera2:
         return cameras.Picamera2Source(args.width, args.height, args.fps, args.picamera2_stream,
@@ -280,7 +285,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(den, args) -> int:
     from bfcnn.runtime.sinks import ImageSink, VideoSink
     from bfcnn.runtime.cameras import is_stream
-    if args.camera is not None or args.picamera2 or args.synthetic or (args.input and is_stream(args.input)):
+    if args.camera is not None or args.picamera2 or args.synthetic or args.gstreamer is not None \
+            or (args.input and is_stream(args.input)):
         return _run_live(den, args)
     inputs = Inputs(expand_inputs(args.input) if args.input else [os.path.join(SAMPLES, "sample_clip.mp4")])
     single = len(inputs) == 1

@@ -8,6 +8,7 @@ import sys
 import time
 
 import cv2
+import numpy as np
 import pytest
 
 from bfcnn.runtime import cameras, cli
@@ -67,7 +68,7 @@ def test_a_stream_that_goes_away_is_reopened_then_ends_cleanly(mjpeg_server, cap
 def test_urls_use_ffmpeg_and_pipelines_use_gstreamer():
     FakeCapture.opened = []
     cameras.CameraSource("rtsp://192.0.2.1:554/stream", capture_factory=FakeCapture(1))
-    cameras.CameraSource("nvarguscamerasrc ! videoconvert ! appsink", capture_factory=FakeCapture(1))
+    cameras.CameraSource("nvarguscamerasrc ! videoconvert ! appsink", capture_factory=FakeCapture(1), gstreamer=True)
     assert FakeCapture.opened == [("rtsp://192.0.2.1:554/stream", cv2.CAP_FFMPEG),
                                   ("nvarguscamerasrc ! videoconvert ! appsink", cv2.CAP_GSTREAMER)]
     assert cameras.is_stream("http://cam.local/video.mjpg") and not cameras.is_stream("clip.mp4")
@@ -76,7 +77,31 @@ def test_urls_use_ffmpeg_and_pipelines_use_gstreamer():
 def test_a_pipeline_without_gstreamer_says_what_to_do(monkeypatch):
     monkeypatch.setattr(cameras, "_has_gstreamer", lambda: False)
     with pytest.raises(SourceError, match="no GStreamer support"):
-        cameras.CameraSource("videotestsrc ! appsink")
+        cameras.CameraSource("videotestsrc ! appsink", gstreamer=True)
+
+
+def test_a_pipeline_only_runs_from_its_own_option(tmp_path, monkeypatch, capsys):
+    """--input takes files, folders and URLs: a file named with " ! " is a file (its output
+    never overwrites it), and a pipeline given to --input (a filesink writes files, a
+    tcpclientsink connects out) is never run; pipelines go to --gstreamer."""
+    opened = []
+    monkeypatch.setattr(cameras.cv2, "VideoCapture", lambda *a: opened.append(a) or FakeCapture(0)(*a))
+    assert not cameras.is_stream("holiday ! beach.avi")
+    assert not cameras.is_stream("videotestsrc num-buffers=3 ! filesink location=/tmp/x")
+    clip = tmp_path / "holiday ! beach.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
+    for _ in range(4):
+        writer.write(np.full((24, 32, 3), 100, np.uint8))
+    writer.release()
+    size = clip.stat().st_size
+    assert cli.main(["--input", str(clip), "--output", str(clip)]) == 2
+    assert "would overwrite an input" in capsys.readouterr().err and clip.stat().st_size == size
+    evil = f"videotestsrc num-buffers=3 ! filesink location={tmp_path / 'written'}"
+    assert cli.main(["--input", evil, "--max-frames", "2"]) == 2
+    assert not (tmp_path / "written").exists()
+    assert not [a for a in opened if isinstance(a[0], str) and "filesink" in a[0]]
+    with pytest.raises(SourceError, match="--gstreamer"):
+        cameras.CameraSource(evil)
 
 
 def test_an_unreachable_url_is_a_clear_error(capsys):
