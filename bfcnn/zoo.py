@@ -167,13 +167,18 @@ def verify(card: ModelCard, quantization: str) -> str:
 def verify_onnx(card: ModelCard) -> str:
     """Path of the model's ONNX file (the float model, for ONNX Runtime) after the same size
     and sha256 checks as verify(); ONNX Runtime parses the protobuf itself."""
+    return read_onnx(card)[0]
+
+
+def read_onnx(card: ModelCard) -> Tuple[str, bytes]:
+    """(path, bytes) of the model's ONNX file after verify_onnx's checks: the bytes that were
+    checked, for ONNX Runtime to build its session from."""
     if not card.onnx:
         raise ModelError(f"model {card.name!r} has no ONNX file; write one beside its card with "
                          f"python -m bfcnn.export --onnx-only {card.directory} (needs pip install "
                          f"bfcnn[train]), or use backend='litert'")
     path = os.path.join(card.directory, card.onnx["file"])
-    _checked_bytes(card, card.onnx, path, "its ONNX file")
-    return path
+    return path, _checked_bytes(card, card.onnx, path, "its ONNX file")
 
 
 def _checked_bytes(card: ModelCard, entry: Optional[Dict], path: str, what: str) -> bytes:

@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from bfcnn.zoo import ModelCard, ModelError, verify, verify_onnx
+from bfcnn.zoo import ModelCard, ModelError, read_onnx, verify
 
 BACKENDS = ("litert", "onnxruntime")
 
@@ -149,5 +149,6 @@ def open_core(card: ModelCard, quantization: str, backend: str, num_threads: Opt
     take pyramid levels and return the frame the same way."""
     if backend == "onnxruntime":
         from bfcnn.runtime.onnx_core import OnnxCoreModel
-        return OnnxCoreModel(verify_onnx(card), num_threads)
+        path, data = read_onnx(card)
+        return OnnxCoreModel(path, num_threads, data=data)
     return CoreModel(verify(card, quantization), num_threads)

@@ -37,7 +37,8 @@ def test_the_default_models_ship_an_onnx_file():
 def test_onnx_matches_litert_on_real_photos(name):
     litert = Denoiser(name, num_threads=2)
     onnx = Denoiser(name, num_threads=2, backend="onnxruntime")
-    assert onnx.core.provider == "CPUExecutionProvider"   # this machine has no GPU
+    import onnxruntime
+    assert onnx.core.provider == best_providers(onnxruntime.get_available_providers())[0]
     for index in (0, 7):
         img = _photo("Kodak24", index).astype(np.float32) / np.float32(255.0)
         noisy = np.clip(img + np.random.default_rng(index).normal(0, 0.06, img.shape), 0, 1).astype(np.float32)
@@ -116,3 +117,61 @@ def test_cli_backend_onnxruntime_writes_the_same_image(tmp_path):
         assert backend in r.stderr + r.stdout
         outs[backend] = cv2.imread(str(out)).astype(int)
     assert np.abs(outs["litert"] - outs["onnxruntime"]).max() <= 1
+
+
+def _resealed(tmp_path, mutate) -> str:
+    """A copy of the default model whose model.onnx `mutate` rewrites (bytes -> bytes, may write
+    more files beside it), with the card's sha256 and size updated to match: what someone who
+    controls the model folder can do, so only the loader stands between it and a crash."""
+    import hashlib
+    copy = tmp_path / "m"
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(os.path.join(PRETRAINED_DIR, DEFAULT_MODEL), copy)
+    data = mutate((copy / "model.onnx").read_bytes(), copy)
+    (copy / "model.onnx").write_bytes(data)
+    card = json.loads((copy / "card.json").read_text())
+    card["onnx"]["sha256"], card["onnx"]["bytes"] = hashlib.sha256(data).hexdigest(), len(data)
+    (copy / "card.json").write_text(json.dumps(card))
+    return str(copy)
+
+
+def test_weights_in_a_separate_data_file_are_refused(tmp_path):
+    """The card's sha256 covers model.onnx only, so weights moved to an external data file could
+    be changed unseen (seen: up to 227 grey levels); the session is built from the checked bytes,
+    where external data cannot load."""
+    onnx = pytest.importorskip("onnx")
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    def external(data, folder):
+        model = onnx.load_from_string(data)
+        convert_model_to_external_data(model, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+        onnx.save_model(model, str(folder / "tmp.onnx"))        # writes weights.bin beside it
+        return (folder / "tmp.onnx").read_bytes()
+
+    path = _resealed(tmp_path, external)
+    assert os.path.getsize(os.path.join(path, "weights.bin")) > 1000
+    with pytest.raises(ModelError, match="model.onnx is not a loadable ONNX model"):
+        Denoiser(path, backend="onnxruntime")
+
+
+def test_every_failure_of_a_damaged_onnx_file_is_a_model_error(tmp_path):
+    """Bit flips in model.onnx (card resealed): ONNX Runtime's own exceptions (Fail,
+    InvalidProtobuf, InvalidGraph, ...) are not RuntimeError; every load or run failure comes
+    out as a ModelError naming the file."""
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    failures = 0
+    for trial in range(25):
+        def flip(data, folder, trial=trial):
+            b = bytearray(data)
+            for i in np.random.default_rng(trial).integers(0, min(len(b), 2048), 4):   # the graph's head
+                b[i] ^= 1 << int(np.random.default_rng(trial + 100).integers(0, 8))
+            return bytes(b)
+        path = _resealed(tmp_path, flip)
+        try:
+            Denoiser(path, backend="onnxruntime", num_threads=1)(frame)
+        except ModelError as exc:
+            assert "model.onnx" in str(exc)
+            failures += 1
+    assert failures >= 5      # the flips do break files, and each break was a ModelError
