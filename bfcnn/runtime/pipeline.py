@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -95,6 +95,46 @@ class BoundedQueue:
             return None
 
 
+class Reservoir:
+    """A run's per-frame values in bounded memory: every value while there are at most
+    `capacity` (percentiles exact), then a uniform random sample of them (Vitter's algorithm R,
+    seeded: the same run keeps the same sample); the count and maximum stay exact. A day at 30
+    frames/s is 2.6 million frames: as lists, two values a frame grew by ~230 MB a day."""
+
+    def __init__(self, capacity: int = 8192, seed: int = 0) -> None:
+        self.capacity = int(capacity)
+        self.count = 0
+        self.max = 0.0
+        self._samples: List[float] = []
+        self._rng = np.random.default_rng(seed)
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.max = max(self.max, float(value))
+        if len(self._samples) < self.capacity:
+            self._samples.append(float(value))
+        else:
+            j = int(self._rng.integers(0, self.count))
+            if j < self.capacity:
+                self._samples[j] = float(value)
+
+    def merged(self, other: "Reservoir") -> "Reservoir":
+        """Both runs' values as one reservoir (each kept in proportion to its count)."""
+        out = Reservoir(self.capacity)
+        total = self.count + other.count
+        for r in (self, other):
+            keep = len(r._samples) if total <= self.capacity else int(round(self.capacity * r.count / max(total, 1)))
+            out._samples.extend(r._samples[:keep])
+        out.count, out.max = total, max(self.max, other.max)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.asarray(self._samples, dtype=dtype or np.float64)
+
+
 @dataclass
 class StreamStats:
     """What a run did. fps are frames per wall-clock second; latencies capture -> output, ms."""
@@ -114,18 +154,18 @@ class StreamStats:
     temporal_restarts: int = 0     # times it started over: first frames, new sizes, files, cuts
     temporal_cuts: int = 0         # cuts it detected
     noise: Optional[dict] = None   # the noise frame averaging measured (bfcnn.runtime.noise.NoiseProfile)
-    latencies_ms: List[float] = field(default_factory=list, repr=False)
-    denoise_ms: List[float] = field(default_factory=list, repr=False)
+    latencies_ms: Reservoir = field(default_factory=Reservoir, repr=False)
+    denoise_ms: Reservoir = field(default_factory=Reservoir, repr=False)
 
     def finish(self) -> "StreamStats":
         """Derive the rates and percentiles from the counters and per-frame lists."""
         self.capture_fps = self.captured / max(self.seconds, 1e-9)
         self.processed_fps = self.processed / max(self.seconds, 1e-9)
-        if self.latencies_ms:
+        if len(self.latencies_ms):
             lat = np.asarray(self.latencies_ms)
             self.latency_ms_p50, self.latency_ms_p95 = (float(v) for v in np.percentile(lat, [50, 95]))
-            self.latency_ms_max = float(lat.max())
-            self.denoise_ms_p50 = float(np.median(self.denoise_ms))
+            self.latency_ms_max = self.latencies_ms.max
+            self.denoise_ms_p50 = float(np.median(np.asarray(self.denoise_ms)))
         return self
 
     def __add__(self, other: "StreamStats") -> "StreamStats":
@@ -133,8 +173,8 @@ class StreamStats:
         return StreamStats(captured=self.captured + other.captured, processed=self.processed + other.processed,
                            dropped=self.dropped + other.dropped, seconds=self.seconds + other.seconds,
                            interrupted=self.interrupted or other.interrupted,
-                           latencies_ms=self.latencies_ms + other.latencies_ms,
-                           denoise_ms=self.denoise_ms + other.denoise_ms).finish()
+                           latencies_ms=self.latencies_ms.merged(other.latencies_ms),
+                           denoise_ms=self.denoise_ms.merged(other.denoise_ms)).finish()
 
     def summary(self) -> str:
         text = (f"captured {self.captured} frames ({self.capture_fps:.1f} fps), processed "
@@ -147,7 +187,7 @@ class StreamStats:
 
     def to_json(self, path: str) -> None:
         from bfcnn.runtime.files import atomic_write_bytes
-        data = {k: v for k, v in asdict(self).items() if k not in ("latencies_ms", "denoise_ms")}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("latencies_ms", "denoise_ms")}
         atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
@@ -272,8 +312,8 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
                 except StopRun:       # this frame was delivered; stop after it
                     finished = True
             now = time.perf_counter()
-            stats.latencies_ms.append(1000.0 * (now - item.captured))
-            stats.denoise_ms.append(1000.0 * (item.denoised - item.captured))
+            stats.latencies_ms.add(1000.0 * (now - item.captured))
+            stats.denoise_ms.add(1000.0 * (item.denoised - item.captured))
             stats.processed += 1
             if bar is not None:
                 bar.update(1)

@@ -241,3 +241,24 @@ def test_cli_explain_pixel_refreshes_filter_in_background(capsys):
 def test_cli_explain_pixel_needs_a_view(capsys):
     assert cli.main(["--synthetic", "--max-frames", "3", "--explain-pixel", "1,1"]) == 2
     assert "add --display or --serve" in capsys.readouterr().err
+
+
+def test_run_statistics_stay_bounded_however_long_the_run():
+    """A day at 30 frames/s is 2.6 million frames: per-frame latencies are kept in a fixed-size
+    reservoir, the count and maximum exactly, and the percentiles from a uniform sample."""
+    from bfcnn.runtime.pipeline import Reservoir, StreamStats
+    res = Reservoir(capacity=1000)
+    values = np.random.default_rng(0).exponential(30.0, 200_000)
+    for v in values:
+        res.add(v)
+    assert len(res) == 1000 and res.count == 200_000 and res.max == values.max()
+    assert abs(np.percentile(np.asarray(res), 95) - np.percentile(values, 95)) < 0.1 * np.percentile(values, 95)
+    a, b = StreamStats(), StreamStats()
+    for v in range(10):
+        a.latencies_ms.add(float(v))
+        a.denoise_ms.add(float(v))
+    b.latencies_ms.add(100.0)
+    b.denoise_ms.add(100.0)
+    total = a + b
+    assert total.latencies_ms.count == 11 and total.latency_ms_max == 100.0
+    assert sorted(np.asarray(total.latencies_ms)) == [float(v) for v in range(10)] + [100.0]   # exact while small
