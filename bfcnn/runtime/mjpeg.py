@@ -4,9 +4,11 @@ GET /            a page showing the stream
 GET /stream.mjpg multipart/x-mixed-replace JPEG stream (the noisy | denoised view)
 GET /frame.jpg   the latest view as one JPEG
 Binds 127.0.0.1 unless an address is given ("0.0.0.0:8080" to serve the network).
-At most MAX_CLIENTS connections at once (more get 503 at once, no thread); a client silent or
-not reading for CLIENT_TIMEOUT seconds is dropped; a client that goes away mid-response is
-dropped quietly. The pipeline never waits for a client.
+At most MAX_CLIENTS connections at once (more get 503 at once, no thread); a client must send
+its whole request within REQUEST_DEADLINE seconds, however it trickles it (else 16 sockets
+sending a byte every few seconds held every slot); a client silent or not reading for
+CLIENT_TIMEOUT seconds is dropped; a client that goes away mid-response is dropped quietly. The
+pipeline never waits for a client.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from bfcnn.runtime.sinks import View
 
 MAX_CLIENTS = 16
 CLIENT_TIMEOUT = 10.0
+REQUEST_DEADLINE = 5.0   # s: a client's whole request (line and headers) must arrive within this
 _GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout, TimeoutError)
 
 # the view (noisy | denoised, with fps and latency drawn in) at the window's width: a phone in
@@ -70,7 +73,25 @@ def _handler(latest: _Latest):
         def log_message(self, fmt, *args):  # quiet: the CLI reports what matters
             pass
 
+        def setup(self):
+            super().setup()
+            # the per-read socket timeout restarts with every byte; this one does not
+            self._deadline = threading.Timer(REQUEST_DEADLINE, self._cut)
+            self._deadline.daemon = True
+            self._deadline.start()
+
+        def _cut(self) -> None:
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)   # the pending read ends; the slot frees
+            except OSError:
+                pass
+
+        def finish(self):
+            self._deadline.cancel()
+            super().finish()
+
         def do_GET(self):
+            self._deadline.cancel()          # the whole request arrived in time
             if self.path in ("/", "/index.html"):
                 self._send(200, "text/html", PAGE)
             elif self.path == "/frame.jpg":

@@ -114,6 +114,38 @@ def test_mjpeg_caps_connections_and_drops_idle_clients(monkeypatch):
         server.close()
 
 
+def test_mjpeg_trickling_clients_lose_their_slot_at_the_request_deadline(monkeypatch):
+    """Clients that send a byte now and then never hit the per-read timeout; the whole request
+    has a deadline, so they cannot hold every slot (16 such sockets locked viewers out)."""
+    monkeypatch.setattr(mjpeg, "CLIENT_TIMEOUT", 30.0)     # longer than the test: only the deadline acts
+    monkeypatch.setattr(mjpeg, "REQUEST_DEADLINE", 0.6, raising=False)
+    monkeypatch.setattr(mjpeg, "MAX_CLIENTS", 4)
+    server = mjpeg.MjpegSink("0")
+    try:
+        port = server.server.server_address[1]
+        from bfcnn.runtime.pipeline import Frame
+        img = np.zeros((16, 16, 3), np.uint8)
+        server.write(Frame(0, "x", img, time.perf_counter(), output=img))
+        slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+        for s in slow:
+            s.sendall(b"G")
+        time.sleep(0.1)
+        assert _get(port).startswith(b"HTTP/1.0 503")     # every slot held
+        cut = 0
+        for _ in range(20):                                 # keep trickling, a byte every 0.1 s
+            time.sleep(0.1)
+            for s in slow:
+                try:
+                    s.sendall(b"E")
+                except OSError:
+                    cut += 1
+        assert b"200 OK" in _get(port)[:40]                 # the deadline gave the slots back
+        for s in slow:
+            s.close()
+    finally:
+        server.close()
+
+
 @pytest.mark.parametrize("name, quantization", [("edge_gray_realtime", "int8"), ("edge_color_realtime", "none")])
 def test_damaged_model_files_with_honest_looking_cards_never_crash(name, quantization, tmp_path):
     """Before the flatbuffer check an int8 file segfaulted in allocate_tensors within ~20 damaged
