@@ -15,6 +15,7 @@ import numpy as np
 from bfcnn.runtime.sources import SourceError
 
 
+SHORT_SESSION = 3.0   # s: a live source that ends this soon after every reopen has ended
 NETWORK_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
 
@@ -59,6 +60,8 @@ class CameraSource:
                               "pipeline; on a Jetson use the system OpenCV (python3-opencv from JetPack, "
                               "venv with --system-site-packages), or give an rtsp:// / http:// URL")
         self._cap = self._open()
+        # a video at a URL reports its frame count; live streams and cameras report 0 or -1
+        self.length = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if isinstance(device, str) else 0
 
     def _open(self):
         if isinstance(self.device, str):
@@ -85,13 +88,29 @@ class CameraSource:
         return cap
 
     def frames(self) -> Iterator[np.ndarray]:
-        failures = 0
+        """The frames until the source ends. A source that reports its length (a video file at
+        an http:// URL) ends when a read fails: it is never reopened (that replayed it from the
+        start, forever, as a live stream). A live source is reopened after failed reads, with
+        backoff, up to `retries` failures in a row; one that keeps ending within
+        SHORT_SESSION seconds of each reopen (a pipeline with num-buffers) has ended too."""
+        failures = short = 0
+        start, got = time.monotonic(), 0
         while True:
             ok, frame = self._cap.read()
             if ok:
                 failures = 0
+                got += 1
                 yield frame
                 continue
+            if self.length > 0:
+                print(f"stream {self.device} ended after {got} frames", file=sys.stderr)
+                return
+            if failures == 0:       # a session of frames has just ended
+                short = short + 1 if time.monotonic() - start < SHORT_SESSION else 0
+                if short > self.retries:
+                    print(f"stream {self.device} keeps ending right after it opens ({short} times): "
+                          f"taking it as ended", file=sys.stderr)
+                    return
             failures += 1
             if failures > self.retries:
                 print(f"camera {self.device} stopped delivering frames; ending the run", file=sys.stderr)
@@ -104,6 +123,7 @@ class CameraSource:
             try:
                 self._cap = self._open()
                 self.reopened += 1
+                start = time.monotonic()
             except SourceError:
                 continue
 

@@ -135,12 +135,17 @@ class FakeCapture:
     """cv2.VideoCapture stand-in: opens or not, then delivers `good` frames and fails."""
     opened = []
 
-    def __init__(self, good, can_open=True):
-        self.good, self.can_open, self.reads = good, can_open, 0
+    def __init__(self, good, can_open=True, length=0, replay=False):
+        self.good, self.can_open, self.reads, self.length, self.replay = good, can_open, 0, length, replay
 
     def __call__(self, index, backend):
         FakeCapture.opened.append((index, backend))
+        if self.replay:          # every open starts the source over (a finite stream reopened)
+            self.reads = 0
         return self if self.can_open else FakeCapture(0, False)
+
+    def get(self, prop):
+        return float(self.length) if prop == cv2.CAP_PROP_FRAME_COUNT else 0.0
 
     def isOpened(self):
         return self.can_open
@@ -262,3 +267,20 @@ def test_run_statistics_stay_bounded_however_long_the_run():
     total = a + b
     assert total.latencies_ms.count == 11 and total.latency_ms_max == 100.0
     assert sorted(np.asarray(total.latencies_ms)) == [float(v) for v in range(10)] + [100.0]   # exact while small
+
+
+def test_a_source_that_ends_ends(capsys):
+    """A finite stream (a 24-frame clip at an http:// URL) was reopened and replayed forever as
+    a live one: it ends at its end, opened once; a source with no length that ends right after
+    every reopen (a pipeline with num-buffers) ends after `retries` such reopens."""
+    FakeCapture.opened = []
+    clip = cameras.CameraSource("http://127.0.0.1:9/clip.mp4", capture_factory=FakeCapture(24, length=24, replay=True),
+                                backoff=0.001)
+    assert len(list(clip.frames())) == 24 and len(FakeCapture.opened) == 1
+    assert "ended after 24 frames" in capsys.readouterr().err
+    FakeCapture.opened = []
+    looping = cameras.CameraSource("rtsp://127.0.0.1:9/x", capture_factory=FakeCapture(5, replay=True),
+                                   retries=3, backoff=0.001)
+    frames = list(looping.frames())
+    assert len(frames) == 5 * (3 + 1) and len(FakeCapture.opened) == 3 + 1    # retries + 1 sessions
+    assert "keeps ending right after it opens" in capsys.readouterr().err
