@@ -52,6 +52,7 @@ THRESHOLD = 2.0       # z beyond the allowance at which the past's weight falls 
 ALLOWANCE = 16.0      # a ghost statistic (in units of its median where nothing moved) still taken for noise
 TEXTURE_ALLOWANCE = 64.0   # the same for the texture statistic, in its spreads squared (8 spreads)
 MAX_FRAMES = 16.0     # at most this many frames in the average (G <= 16/17)
+MOVING_FRAMES = 4.0   # a past resampled by a fraction of a pixel counts as at most this many frames
 SUBPIXEL = 0.1        # px: a fraction of the shift worth resampling the average for
 STILL = 0.15          # px / frame: an estimated motion under this is a still camera's noise
 REGISTER_STILL = 4    # a still camera's average is registered on every 4th frame
@@ -121,7 +122,8 @@ class FrameAverage:
         if self.average is None or self.average.shape != frame.shape:
             return self._start(frame, hw, fine)
         whole = (int(np.rint(shift[0])), int(np.rint(shift[1])))
-        if max(abs(shift[0] - whole[0]), abs(shift[1] - whole[1])) > SUBPIXEL:
+        resampled = max(abs(shift[0] - whole[0]), abs(shift[1] - whole[1])) > SUBPIXEL
+        if resampled:
             past = _resampled(self.average, float(shift[0]), float(shift[1]))
             uncovered = _outwards(shift)      # the border rows / columns without a past
         else:                                 # a smaller fraction is dropped
@@ -129,6 +131,8 @@ class FrameAverage:
             past = self.average if whole == (0, 0) else motion.align(self.average, whole)
         half = (int(np.rint(shift[0] / 2.0)), int(np.rint(shift[1] / 2.0)))
         n = self.count if half == (0, 0) else motion.align(self.count[:, :, None], half)[:, :, 0]
+        if resampled:   # each bicubic step softens the past a little, and the steps pile up on a pan
+            n = np.minimum(n, np.float32(MOVING_FRAMES))
         # the area reduction is linear: reduce(frame) - reduce(past) = reduce(frame - past), and
         # the subtraction runs on a quarter of the pixels
         dh = cv2.subtract(small, cv2.resize(past, hw, interpolation=cv2.INTER_AREA)).reshape(hw[1], hw[0], c)

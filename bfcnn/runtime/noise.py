@@ -41,6 +41,8 @@ CHI2_MEDIAN = 0.455      # median of a chi-square with 1 degree of freedom: medi
 MIN_SAMPLES = 32         # fewer samples in an intensity bin than this: the bin is merged away
 SOURCES = ("stream", "calibration", "frame")
 SEED_FRAMES = 10         # a saved profile counts as this many measured frames in a stream
+WARMUP = 4               # running statistics: frames before a frame's rise is limited
+RISE = 1.5               # ... and the most one frame may raise them by, after that
 FLAT_SHARE = 0.25        # estimate(): the flattest share of an intensity's blocks
 # estimate(): the flattest blocks' median variance over the true noise variance, and the
 # block-measured correlation against the true one, as lines in the measured correlation c
@@ -362,7 +364,10 @@ class StillDifferences:
         self.size = tuple(profile.size)
 
     def variance_half(self, luma: np.ndarray) -> np.ndarray:
-        """One frame's noise variance at half resolution (mean over channels) at each luma value."""
+        """One frame's noise variance at half resolution (mean over channels) at each luma value;
+        0 where no noise was measured yet (identical frames: only what matches exactly is still)."""
+        if self.var is None:
+            return np.zeros(np.shape(luma), np.float32)
         return np.interp(luma, self.intensity, self.var.mean(axis=0)).astype(np.float32)
 
     def profile(self) -> Optional[NoiseProfile]:
@@ -378,9 +383,14 @@ class StillDifferences:
                             source="stream")
 
 
-def running(old, new, frames: int, rate: float):
+def running(old, new, frames: int, rate: float, rise: float = RISE):
     """A running mean over frames (frames counts this one): the plain mean of the first 1 / rate
-    frames, then an exponential one with that rate; `new` alone when there is no `old`."""
+    frames, then an exponential one with that rate; `new` alone when there is no `old`. After
+    the first WARMUP frames a frame may raise it by at most `rise` x (elementwise): a camera's
+    noise does not jump, but a frame that moved as a whole (a misregistered pan) inflates
+    every median of it, and must not teach the stream that motion is noise."""
     if old is None:
         return new
+    if frames > WARMUP:
+        new = np.minimum(new, rise * np.asarray(old)) if isinstance(new, np.ndarray) else min(new, rise * old)
     return old + (new - old) * max(rate, 1.0 / max(frames, 1))
