@@ -73,42 +73,100 @@ def video_frames(path: str) -> Tuple[VideoInfo, Iterator[np.ndarray]]:
 
 
 def header_size(path: str) -> Optional[Tuple[int, int]]:
-    """(width, height) from a PNG or JPEG header without decoding, else None (unknown format)."""
+    """(width, height) from the header of a PNG, JPEG, BMP, TIFF or WebP file without decoding;
+    None when the format is none of these or its header is damaged."""
     with open(path, "rb") as f:
-        head = f.read(32)
-        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-            return struct.unpack(">II", head[16:24])
-        if head[:2] != b"\xff\xd8":
+        return header_size_of(f)
+
+
+def header_size_of(f) -> Optional[Tuple[int, int]]:
+    """header_size on an open binary file (or io.BytesIO)."""
+    head = f.read(32)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    if head[:2] == b"BM" and len(head) >= 26:
+        w, h = struct.unpack("<ii", head[18:26])
+        return abs(w), abs(h)
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return _tiff_size(f, head)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return _webp_size(head)
+    if head[:2] != b"\xff\xd8":
+        return None
+    f.seek(2)
+    while True:                               # walk the JPEG segments to the frame header
+        marker = f.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
             return None
-        f.seek(2)
-        while True:                               # walk the JPEG segments to the frame header
-            marker = f.read(2)
-            if len(marker) < 2 or marker[0] != 0xFF:
+        if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
+            continue
+        length = f.read(2)
+        if len(length) < 2:
+            return None
+        size = struct.unpack(">H", length)[0]
+        if 0xC0 <= marker[1] <= 0xCF and marker[1] not in (0xC4, 0xC8, 0xCC):
+            data = f.read(5)
+            if len(data) < 5:
                 return None
-            if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:
-                continue
-            length = f.read(2)
-            if len(length) < 2:
-                return None
-            size = struct.unpack(">H", length)[0]
-            if 0xC0 <= marker[1] <= 0xCF and marker[1] not in (0xC4, 0xC8, 0xCC):
-                data = f.read(5)
-                if len(data) < 5:
-                    return None
-                h, w = struct.unpack(">HH", data[1:5])
-                return w, h
-            f.seek(size - 2, os.SEEK_CUR)
+            h, w = struct.unpack(">HH", data[1:5])
+            return w, h
+        f.seek(size - 2, os.SEEK_CUR)
+
+
+def _tiff_size(f, head: bytes) -> Optional[Tuple[int, int]]:
+    """The first page's ImageWidth / ImageLength tags (what OpenCV decodes), TIFF or BigTIFF."""
+    e = "<" if head[:2] == b"II" else ">"
+    big = head[2:4] in (b"+\x00", b"\x00+")
+    offset = struct.unpack(e + ("Q" if big else "I"), head[8:16] if big else head[4:8])[0]
+    f.seek(offset)
+    count_raw = f.read(8 if big else 2)
+    if len(count_raw) < (8 if big else 2):
+        return None
+    count = struct.unpack(e + ("Q" if big else "H"), count_raw)[0]
+    entry = 20 if big else 12
+    found = {}
+    for _ in range(min(count, 4096)):
+        raw = f.read(entry)
+        if len(raw) < entry:
+            return None
+        tag, kind = struct.unpack(e + "HH", raw[:4])
+        if tag in (256, 257):
+            value = raw[12:] if big else raw[8:]
+            found[tag] = struct.unpack(e + "H", value[:2])[0] if kind == 3 else \
+                struct.unpack(e + ("Q" if big and kind == 16 else "I"), value[:8 if big and kind == 16 else 4])[0]
+    return (found[256], found[257]) if 256 in found and 257 in found else None
+
+
+def _webp_size(head: bytes) -> Optional[Tuple[int, int]]:
+    chunk = head[12:16]
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        w, h = struct.unpack("<HH", head[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if chunk == b"VP8L" and head[20:21] == b"\x2f":
+        bits = struct.unpack("<I", head[21:25])[0]
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    return None
 
 
 def read_image(path: str, max_pixels: float = DEFAULT_MAX_PIXELS) -> Tuple[np.ndarray, List[str]]:
     """(uint8 BGR or gray frame, notes on what was not kept). Raises SourceError when the file
-    is unreadable or decodes to more than `max_pixels` (PNG / JPEG headers are checked before
-    decoding: a 389 KB PNG can hold 20000x20000). 16-bit images become 8-bit and an alpha
-    channel is dropped: both are said in the notes."""
+    is unreadable or would decode to more than `max_pixels`: the header is read before any
+    decoding (a 389 KB PNG can hold 20000x20000, an 8 KB TIFF reached 3.6 GB), and a format
+    whose header this cannot read is refused, not decoded unbounded (PNG, JPEG, BMP, TIFF and
+    WebP are read). 16-bit images become 8-bit and an alpha channel is dropped: both are said
+    in the notes."""
     if not os.path.isfile(path):
         raise SourceError("not a regular file")
-    size = header_size(path)
-    if size is not None and size[0] * size[1] > max_pixels:
+    try:
+        size = header_size(path)
+    except (OSError, struct.error) as exc:
+        raise SourceError(f"cannot read its header ({exc})") from None
+    if size is None:
+        raise SourceError("not a PNG, JPEG, BMP, TIFF or WebP image whose size its header states (other "
+                          "formats are not decoded: their size cannot be checked first); convert it")
+    if size[0] * size[1] > max_pixels:
         raise SourceError(f"{size[0]}x{size[1]} is over the {max_pixels:.3g}-pixel limit; raise it "
                           f"with --max-pixels if you mean it")
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)

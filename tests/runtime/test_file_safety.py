@@ -164,3 +164,38 @@ def test_alpha_and_bit_depth_losses_are_said(tmp_path, capsys):
     assert cli.main(["--input", str(tmp_path / "deep.png"), "--output", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "16-bit" in err and "alpha channel dropped" in err
+
+
+def _tiff_header_only(path, w, h, big_endian=False):
+    """An 8 KB TIFF whose first page claims w x h, zlib-compressed zeros (an 8 KB file of this
+    kind reached 3.6 GB in the decoder before it was refused)."""
+    e = ">" if big_endian else "<"
+    data = zlib.compress(b"\0" * 200000)[:8000]
+    entries = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 1, 8), (259, 3, 1, 8), (262, 3, 1, 1),
+               (273, 4, 1, 8 + 2 + 12 * 9 + 4), (277, 3, 1, 1), (278, 4, 1, h), (279, 4, 1, len(data))]
+    ifd = struct.pack(e + "H", len(entries))
+    for tag, kind, count, value in entries:
+        ifd += struct.pack(e + "HHI", tag, kind, count) + (struct.pack(e + "HH", value, 0) if kind == 3
+                                                           else struct.pack(e + "I", value))
+    ifd += struct.pack(e + "I", 0)
+    path.write_bytes((b"MM\x00*" if big_endian else b"II*\x00") + struct.pack(e + "I", 8) + ifd + data)
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_every_image_format_is_bounded_before_decoding(tmp_path, capsys, big_endian):
+    """--max-pixels was checked before decoding for PNG and JPEG only; TIFF, BMP and WebP headers
+    are read too, and formats whose size cannot be read first are refused, not decoded."""
+    from bfcnn.runtime.sources import header_size
+    bomb = tmp_path / "bomb.tif"
+    _tiff_header_only(bomb, 60000, 60000, big_endian)
+    assert header_size(str(bomb)) == (60000, 60000)
+    assert cli.main(["--input", str(bomb), "--output", str(tmp_path / "out")]) == 1
+    assert "pixel limit" in capsys.readouterr().err
+    img = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    for ext in (".png", ".jpg", ".bmp", ".tif", ".webp"):
+        cv2.imwrite(str(tmp_path / f"x{ext}"), img)
+        assert header_size(str(tmp_path / f"x{ext}")) == (53, 37), ext
+    cv2.imwrite(str(tmp_path / "x.ppm"), img)
+    os.replace(tmp_path / "x.ppm", tmp_path / "x_ppm.png")      # another format under a known name
+    assert cli.main(["--input", str(tmp_path / "x_ppm.png"), "--output", str(tmp_path / "o")]) == 1
+    assert "not a PNG, JPEG, BMP, TIFF or WebP" in capsys.readouterr().err
