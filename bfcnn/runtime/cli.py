@@ -299,7 +299,7 @@ def _run(den, args) -> int:
     for inp in videos:
         out = out_path(inp, args.output, single, inputs)
         try:
-            info, frames = video_frames(inp)
+            info, frames = video_frames(inp, args.max_pixels)
         except SourceError as exc:   # one bad file does not end the batch
             print(f"skipping {inp}: {exc}", file=sys.stderr)
             skipped.append(inp)

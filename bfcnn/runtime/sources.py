@@ -53,12 +53,19 @@ class VideoInfo:
     frames: int
 
 
-def video_frames(path: str) -> Tuple[VideoInfo, Iterator[np.ndarray]]:
+def video_frames(path: str, max_pixels: float = DEFAULT_MAX_PIXELS) -> Tuple[VideoInfo, Iterator[np.ndarray]]:
+    """The video's info and its frames (uint8 HxWx3 BGR). Refused before the first frame is
+    decoded when its stated frame size is over `max_pixels`, and ended with a SourceError at a
+    frame over it (a container can state one size and carry another)."""
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
         raise SourceError(f"cannot open video {path!r} (unsupported codec or not a video)")
     info = VideoInfo(cap.get(cv2.CAP_PROP_FPS) or 30.0, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
                      int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+    if info.width * info.height > max_pixels or info.width <= 0 or info.height <= 0:
+        cap.release()
+        raise SourceError(f"video {path!r}: frames of {info.width}x{info.height} are over the {max_pixels:.3g}-pixel "
+                          f"limit or unknown; raise it with --max-pixels if you mean it")
 
     def frames() -> Iterator[np.ndarray]:
         try:
@@ -66,6 +73,9 @@ def video_frames(path: str) -> Tuple[VideoInfo, Iterator[np.ndarray]]:
                 ok, frame = cap.read()
                 if not ok:
                     return
+                if frame.shape[0] * frame.shape[1] > max_pixels:
+                    raise SourceError(f"video {path!r}: a {frame.shape[1]}x{frame.shape[0]} frame in a video "
+                                      f"stated as {info.width}x{info.height}; over the --max-pixels limit")
                 yield frame
         finally:
             cap.release()

@@ -199,3 +199,14 @@ def test_every_image_format_is_bounded_before_decoding(tmp_path, capsys, big_end
     os.replace(tmp_path / "x.ppm", tmp_path / "x_ppm.png")      # another format under a known name
     assert cli.main(["--input", str(tmp_path / "x_ppm.png"), "--output", str(tmp_path / "o")]) == 1
     assert "not a PNG, JPEG, BMP, TIFF or WebP" in capsys.readouterr().err
+
+
+def test_a_video_over_the_pixel_limit_is_refused_before_decoding(tmp_path, capsys):
+    clip = tmp_path / "big.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for _ in range(3):
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    writer.release()
+    assert cli.main(["--input", str(clip), "--output", str(tmp_path / "o.avi"), "--max-pixels", "50000"]) == 1
+    assert "pixel limit" in capsys.readouterr().err and not (tmp_path / "o.avi").exists()
+    assert cli.main(["--input", str(clip), "--output", str(tmp_path / "o.avi"), "--max-pixels", "80000"]) == 0
