@@ -12,7 +12,8 @@ from typing import Dict, Iterator, Optional
 import cv2
 import numpy as np
 
-from bfcnn.runtime.sources import SourceError
+from bfcnn.runtime.mjpeg_client import MjpegCapture, redact
+from bfcnn.runtime.sources import DEFAULT_MAX_PIXELS, SourceError
 
 
 SHORT_SESSION = 3.0   # s: a live source that ends this soon after every reopen has ended
@@ -44,9 +45,11 @@ class CameraSource:
     the stream cleanly."""
 
     def __init__(self, device, width: int = 0, height: int = 0, fps: float = 0, retries: int = 5,
-                 backoff: float = 0.05, capture_factory=cv2.VideoCapture, gstreamer: bool = False) -> None:
+                 backoff: float = 0.05, capture_factory=cv2.VideoCapture, gstreamer: bool = False,
+                 max_pixels: float = DEFAULT_MAX_PIXELS) -> None:
         self.device, self.width, self.height, self.fps, self.retries = device, width, height, fps or 30.0, retries
         self.backoff = backoff
+        self.max_pixels = max_pixels
         self._factory = capture_factory
         self.reopened = 0
         self.gstreamer = bool(gstreamer)
@@ -65,11 +68,22 @@ class CameraSource:
 
     def _open(self):
         if isinstance(self.device, str):
+            name = redact(self.device)
+            if not self.gstreamer and self._factory is cv2.VideoCapture \
+                    and self.device.lower().startswith(("http://", "https://")):
+                mjpeg = MjpegCapture(self.device, self.max_pixels)   # bounded memory per frame
+                if mjpeg.is_mjpeg:
+                    return mjpeg
             backend = cv2.CAP_GSTREAMER if self.gstreamer else cv2.CAP_FFMPEG
             cap = self._factory(self.device, backend)
             if not cap.isOpened():
-                raise SourceError(f"cannot open stream {self.device!r}: check the address, that the "
+                raise SourceError(f"cannot open stream {name!r}: check the address, that the "
                                   f"camera or server is up and reachable from here, and any login in the URL")
+            w, h = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
+            if w * h > self.max_pixels:
+                cap.release()
+                raise SourceError(f"stream {name!r}: frames of {w:.0f}x{h:.0f} are over the "
+                                  f"{self.max_pixels:.3g}-pixel limit; raise it with --max-pixels if you mean it")
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
             return cap
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
@@ -98,25 +112,28 @@ class CameraSource:
         while True:
             ok, frame = self._cap.read()
             if ok:
+                if frame.shape[0] * frame.shape[1] > self.max_pixels:
+                    raise SourceError(f"stream {redact(str(self.device))!r}: a {frame.shape[1]}x{frame.shape[0]} "
+                                      f"frame is over the {self.max_pixels:.3g}-pixel limit")
                 failures = 0
                 got += 1
                 yield frame
                 continue
             if self.length > 0:
-                print(f"stream {self.device} ended after {got} frames", file=sys.stderr)
+                print(f"stream {redact(str(self.device))} ended after {got} frames", file=sys.stderr)
                 return
             if failures == 0:       # a session of frames has just ended
                 short = short + 1 if time.monotonic() - start < SHORT_SESSION else 0
                 if short > self.retries:
-                    print(f"stream {self.device} keeps ending right after it opens ({short} times): "
+                    print(f"stream {redact(str(self.device))} keeps ending right after it opens ({short} times): "
                           f"taking it as ended", file=sys.stderr)
                     return
             failures += 1
             if failures > self.retries:
-                print(f"camera {self.device} stopped delivering frames; ending the run", file=sys.stderr)
+                print(f"camera {redact(str(self.device))} stopped delivering frames; ending the run", file=sys.stderr)
                 return
             delay = min(2.0, self.backoff * 2 ** failures)
-            print(f"camera {self.device}: read failed, reopening in {delay:.2f} s "
+            print(f"camera {redact(str(self.device))}: read failed, reopening in {delay:.2f} s "
                   f"({failures}/{self.retries})", file=sys.stderr)
             time.sleep(delay)
             self._cap.release()

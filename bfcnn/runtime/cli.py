@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=float, default=1.0,
                    help="0-1.5: output = noisy + strength * (denoised - noisy); below 1 keeps more "
                         "detail and grain, above 1 smooths more (default 1)")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="stop after N frames (from a live source: N processed; late frames are dropped)")
     p.add_argument("--max-pixels", type=float, default=DEFAULT_MAX_PIXELS,
                    help="refuse images that decode to more pixels than this (default 1e8: a small "
                         "compressed file can decode to gigabytes)")
@@ -166,7 +167,7 @@ def _live_source(args, gray: bool):
     if args.gstreamer is not None:
         return cameras.CameraSource(args.gstreamer, fps=args.fps, gstreamer=True)
     if args.input is not None:     # a network stream (is_stream)
-        return cameras.CameraSource(args.input, fps=args.fps)
+        return cameras.CameraSource(args.input, fps=args.fps, max_pixels=args.max_pixels)
     if args.picamera2:
         return cameras.Picamera2Source(args.width, args.height, args.fps, args.picamera2_stream,
                                        gray=gray, isp_denoise=args.picamera2_isp_denoise)

@@ -107,3 +107,81 @@ def test_a_pipeline_only_runs_from_its_own_option(tmp_path, monkeypatch, capsys)
 def test_an_unreachable_url_is_a_clear_error(capsys):
     code = cli.main(["--input", "http://127.0.0.1:9/nothing.mjpg", "--max-frames", "2"])
     assert code == 2 and "cannot open stream" in capsys.readouterr().err
+
+
+def _serve_parts(parts):
+    """A loopback HTTP server answering GET with multipart/x-mixed-replace made of `parts`
+    (each: bytes, or a callable writing to the socket file itself); returns (url, server)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            try:
+                for part in parts:
+                    if callable(part):
+                        part(self.wfile)
+                    else:
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                         + str(len(part)).encode() + b"\r\n\r\n" + part + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg", server
+
+
+def _jpeg_claiming(w, h):
+    """A small JPEG whose frame header says w x h (a decompression bomb stand-in)."""
+    import struct
+    real = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+    i = real.index(b"\xff\xc0")
+    return real[:i + 5] + struct.pack(">HH", h, w) + real[i + 9:]
+
+
+def test_mjpeg_stream_frames_are_bounded(monkeypatch, capsys):
+    """Over HTTP MJPEG a small JPEG stating a huge size decoded past 4 GB, and a part that never
+    ended was buffered whole: each JPEG's header is checked before decoding and each part is
+    read to a bounded size."""
+    from bfcnn.runtime import mjpeg_client
+    good = cv2.imencode(".jpg", np.full((48, 64, 3), 120, np.uint8))[1].tobytes()
+    url, server = _serve_parts([good, good, _jpeg_claiming(30000, 30000)])
+    try:
+        source = cameras.CameraSource(url, retries=1, backoff=0.01)
+        assert isinstance(source._cap, mjpeg_client.MjpegCapture)
+        frames = []
+        with pytest.raises(SourceError, match="30000x30000 frame is over"):
+            for f in source.frames():
+                frames.append(f)
+        assert len(frames) == 2 and frames[0].shape == (48, 64, 3)
+    finally:
+        server.shutdown()
+    monkeypatch.setattr(mjpeg_client, "MAX_FRAME_BYTES", 1 << 20)
+
+    def endless(wfile):
+        wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n")
+        for _ in range(64):                      # 4 MB of a part with no length and no end
+            wfile.write(b"\x00" * 65535 + b"\n")
+    url, server = _serve_parts([endless])
+    try:
+        with pytest.raises(SourceError, match="ran past 1 MB"):
+            list(cameras.CameraSource(url, retries=1, backoff=0.01).frames())
+    finally:
+        server.shutdown()
+
+
+def test_errors_never_print_a_password(capsys):
+    from bfcnn.runtime.mjpeg_client import redact
+    assert redact("rtsp://admin:s3cret@192.0.2.1:554/live") == "rtsp://admin:***@192.0.2.1:554/live"
+    assert redact("http://cam.local/x.mjpg") == "http://cam.local/x.mjpg"
+    assert cli.main(["--input", "rtsp://admin:s3cret@127.0.0.1:9/live", "--max-frames", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open stream" in err and "s3cret" not in err and "admin:***@" in err
