@@ -273,7 +273,8 @@ def _denoise(fn: Callable[[np.ndarray], np.ndarray], inbox, outbox: BoundedQueue
 def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.ndarray], np.ndarray],
                sinks: Sequence, live: bool, max_frames: Optional[int] = None,
                progress_total: Optional[int] = None, progress_label: str = "frames") -> StreamStats:
-    """Run the three-stage pipeline until the source ends, max_frames, a sink's StopRun, or Ctrl-C.
+    """Run the three-stage pipeline until the source ends, max_frames (captured from a file,
+    processed from a live source), a sink's StopRun, or Ctrl-C.
 
     frames: iterable of (name, uint8 image). sinks: objects with write(Frame) and close().
     live: newest-frame policy with counted drops (cameras); else every frame in order.
@@ -284,7 +285,10 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
     outbox = BoundedQueue(4, stop)
     counter, errors, stats = [0], [], StreamStats()
     started = time.perf_counter()
-    threads = [threading.Thread(target=_capture, args=(frames, inbox, stop, max_frames, counter, errors),
+    # files stop capturing at max_frames (every frame is processed); a live source drops frames
+    # when the denoiser is slower, so there max_frames counts processed frames (a live
+    # --max-frames 300 processed 100)
+    threads = [threading.Thread(target=_capture, args=(frames, inbox, stop, None if live else max_frames, counter, errors),
                                 name="bfcnn-capture", daemon=True),
                threading.Thread(target=_denoise, args=(denoise, inbox, outbox, stop, errors),
                                 name="bfcnn-denoise", daemon=True)]
@@ -317,7 +321,7 @@ def run_stream(frames: Iterable[Tuple[str, np.ndarray]], denoise: Callable[[np.n
             stats.processed += 1
             if bar is not None:
                 bar.update(1)
-            if finished:
+            if finished or (live and max_frames is not None and stats.processed >= max_frames):
                 break
     except KeyboardInterrupt:
         stats.interrupted = True

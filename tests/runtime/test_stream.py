@@ -227,10 +227,10 @@ def test_cli_live_synthetic_reports_stats(tmp_path):
                      "--output", str(out), "--stats", str(stats_file), "--threads", "2"])
     assert code == 0
     stats = json.loads(stats_file.read_text())
-    assert stats["captured"] == 40
-    assert stats["processed"] + stats["dropped"] <= 40 and stats["processed"] > 5
+    assert stats["processed"] == 40                   # a live --max-frames counts processed frames
+    assert stats["captured"] >= 40 and stats["processed"] + stats["dropped"] <= stats["captured"]
     assert 0 < stats["latency_ms_p50"] <= stats["latency_ms_p95"]
-    assert _count(out) == stats["processed"]
+    assert _count(out) == 40
 
 
 def test_cli_explain_pixel_refreshes_filter_in_background(capsys):
