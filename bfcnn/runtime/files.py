@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Tuple
 
 import cv2
 import numpy as np
@@ -52,6 +53,7 @@ class VideoFile:
         self.path, self.fps, self.ext = path, fps, ext
         self.tmp: str = ""
         self._writer = None
+        self.size: Tuple[int, int, bool] = (0, 0, True)
         self.frames = 0
 
     def _open(self, w: int, h: int, color: bool) -> None:
@@ -64,6 +66,7 @@ class VideoFile:
         os.close(fd)
         fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.ext == ".avi" else "mp4v"))
         self._writer = cv2.VideoWriter(self.tmp, fourcc, self.fps, (w, h), color)
+        self.size = (w, h, color)
         if not self._writer.isOpened():
             self._writer = None
             os.unlink(self.tmp)
@@ -71,8 +74,17 @@ class VideoFile:
                              f"{'MJPG' if self.ext == '.avi' else 'mp4v'} writer for {w}x{h}")
 
     def write(self, image: np.ndarray) -> None:
+        """Append a frame (uint8 HxWx3 BGR, or HxW gray) of the first frame's size and kind;
+        another size raises ValueError (OpenCV's writer drops such frames without a word), and
+        the file keeps the frames before it."""
         if self._writer is None:
             self._open(image.shape[1], image.shape[0], image.ndim == 3)
+        elif (image.shape[1], image.shape[0], image.ndim == 3) != self.size:
+            w, h, color = self.size
+            raise ValueError(f"video {self.path!r}: a {image.shape[1]}x{image.shape[0]} "
+                             f"{'colour' if image.ndim == 3 else 'gray'} frame after {self.frames} frames of "
+                             f"{w}x{h} {'colour' if color else 'gray'}: a video file holds one frame size "
+                             f"(the {self.frames} frames are kept)")
         self._writer.write(image)
         self.frames += 1
 

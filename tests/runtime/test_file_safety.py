@@ -210,3 +210,19 @@ def test_a_video_over_the_pixel_limit_is_refused_before_decoding(tmp_path, capsy
     assert cli.main(["--input", str(clip), "--output", str(tmp_path / "o.avi"), "--max-pixels", "50000"]) == 1
     assert "pixel limit" in capsys.readouterr().err and not (tmp_path / "o.avi").exists()
     assert cli.main(["--input", str(clip), "--output", str(tmp_path / "o.avi"), "--max-pixels", "80000"]) == 0
+
+
+def test_a_video_file_refuses_a_frame_of_another_size(tmp_path):
+    """OpenCV's writer drops a frame of another size without a word; VideoFile says so and
+    keeps the frames before it."""
+    from bfcnn.runtime.files import VideoFile
+    out = tmp_path / "v.avi"
+    video = VideoFile(str(out), 10.0)
+    for _ in range(3):
+        video.write(np.full((24, 32, 3), 90, np.uint8))
+    with pytest.raises(ValueError, match="a 40x24 colour frame after 3 frames of 32x24 colour"):
+        video.write(np.full((24, 40, 3), 90, np.uint8))
+    video.close()
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    cap.release()
