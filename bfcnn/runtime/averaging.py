@@ -45,6 +45,7 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from bfcnn.runtime.denoiser import StrengthSetting
 from bfcnn.runtime.noise import NoiseProfile, StillDifferences, running
 
 BLUR = 4.0            # px: the neighbourhood of the mismatch statistics (Gaussian sigma)
@@ -227,12 +228,14 @@ class AveragingDenoiser:
     Same frames in and out as Denoiser; call it on each frame in order; reset() starts over, as
     does a change of frame shape or dtype. Calls are serialized by a lock."""
 
+    strength = StrengthSetting()
+
     def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None,
                  quantization: Optional[str] = None, strength: float = 1.0, motion: bool = True,
                  detect_cuts: bool = True, backend: str = "litert", tile: Optional[int] = None,
                  noise_profile: Optional[NoiseProfile] = None):
         import threading
-        from bfcnn.runtime.denoiser import Denoiser, check_strength
+        from bfcnn.runtime.denoiser import Denoiser
         from bfcnn.runtime.video import VideoStats
         from bfcnn.runtime.motion import check_flags
         check_flags(motion, detect_cuts)
@@ -240,7 +243,7 @@ class AveragingDenoiser:
         self.card = self.still.card
         self.label = f"frame averaging + {self.card.name}"   # what a stream's statistics call it
         self.quantization, self.num_threads, self.backend = self.still.quantization, self.still.num_threads, backend
-        self.strength = check_strength(strength)
+        self.strength = strength
         self.motion, self.detect_cuts = motion, detect_cuts
         self.stats = VideoStats()
         if noise_profile is not None and not isinstance(noise_profile, NoiseProfile):

@@ -43,6 +43,20 @@ def check_strength(strength: float) -> float:
     return float(strength)
 
 
+class StrengthSetting:
+    """A denoiser's `strength` attribute, checked by check_strength on every assignment, not
+    only in the constructor (a NaN set afterwards gave white frames)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else getattr(obj, self.slot)
+
+    def __set__(self, obj, value) -> None:
+        setattr(obj, self.slot, check_strength(value))
+
+
 def validate_frame(image) -> tuple:
     """(frame as [H, W, C], squeeze: it was HxW, dtype) for a valid frame; TypeError / ValueError
     naming the fix otherwise (see the module docstring for what is valid)."""
@@ -130,6 +144,8 @@ class Denoiser:
         LiteRT does not use. Same frames in, same frames out; float files only.
     """
 
+    strength = StrengthSetting()
+
     def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None, tile: Optional[int] = None,
                  quantization: Optional[str] = None, tile_workers: int = 1, ensemble: int = 1,
                  strength: float = 1.0, backend: str = "litert", shuffle: bool = False):
@@ -146,7 +162,7 @@ class Denoiser:
                 or not 1 <= tile_workers <= MAX_THREADS:
             raise ValueError(f"tile_workers must be an integer in 1..{MAX_THREADS}, got {tile_workers!r}")
         self.ensemble = dihedral.check(ensemble)
-        self.strength = check_strength(strength)
+        self.strength = strength
         if not isinstance(shuffle, bool):
             raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
         self.shuffle = shuffle

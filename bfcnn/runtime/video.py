@@ -27,7 +27,7 @@ import numpy as np
 from bfcnn.runtime import motion, pyramid
 from bfcnn.runtime.motion import check_flags
 from bfcnn.runtime.core_model import check_backend, open_core
-from bfcnn.runtime.denoiser import (MAX_THREADS, check_strength, finish_output, validate_frame,
+from bfcnn.runtime.denoiser import (MAX_THREADS, StrengthSetting, finish_output, validate_frame,
                                     warn_gray_frame)
 from bfcnn.runtime.tiling import align_up, pad_bottom_right
 from bfcnn.zoo import DEFAULT_VIDEO_MODEL, ModelCard, ModelError, pick_quantization, resolve
@@ -59,6 +59,8 @@ class VideoDenoiser:
     Calls are serialized by a lock; one VideoDenoiser follows one stream.
     """
 
+    strength = StrengthSetting()
+
     def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None,
                  quantization: Optional[str] = None, strength: float = 1.0, motion: bool = True,
                  detect_cuts: bool = True, backend: str = "litert"):
@@ -74,7 +76,7 @@ class VideoDenoiser:
             raise ValueError(f"num_threads must be an integer in 1..{MAX_THREADS} or None (all "
                              f"{os.cpu_count()} cores), got {num_threads!r}")
         check_flags(motion, detect_cuts)
-        self.strength = check_strength(strength)
+        self.strength = strength
         self.quantization = pick_quantization(self.card, model, quantization)
         self.num_threads = int(num_threads or os.cpu_count() or 1)
         self.motion, self.detect_cuts = motion, detect_cuts

@@ -47,3 +47,17 @@ def test_bad_strength_is_refused_with_the_range(bad):
 def test_cli_strength_out_of_range_exits_2(capsys):
     assert cli_main(["--strength", "2", "--max-frames", "1", "--output", "/tmp/never.mp4"]) == 2
     assert "strength must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("make", ["Denoiser", "AveragingDenoiser", "VideoDenoiser"])
+def test_strength_is_checked_on_every_assignment(make):
+    """strength set to NaN after construction gave white frames; every assignment is checked."""
+    import bfcnn.runtime as rt
+    den = getattr(rt, make)(num_threads=1)
+    for bad in (float("nan"), 2.0, -0.1, "1", None, True):
+        with pytest.raises(ValueError, match="strength must be a number"):
+            den.strength = bad
+    assert den.strength == 1.0
+    den.strength = 0.5
+    frame = np.full((32, 32, 3), 128, np.uint8)
+    assert den(frame).dtype == np.uint8 and den.strength == 0.5
