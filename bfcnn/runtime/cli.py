@@ -261,8 +261,12 @@ def _run_live(den, args) -> int:
         settings = source.settings() if args.calibrate else None
     finally:
         source.close()
+    if stats.processed == 0 and not stats.interrupted:
+        print(f"error: the live source gave no frame{'; nothing written to ' + args.output if args.output else ''}",
+              file=sys.stderr)
+        return 1
     if args.output:
-        print(f"wrote {args.output}")
+        print(f"wrote {args.output} ({stats.processed} frames)")
     return _finish(_temporal_stats(stats, video, args, settings), args, "live")
 
 

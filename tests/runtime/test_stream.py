@@ -284,3 +284,15 @@ def test_a_source_that_ends_ends(capsys):
     frames = list(looping.frames())
     assert len(frames) == 5 * (3 + 1) and len(FakeCapture.opened) == 3 + 1    # retries + 1 sessions
     assert "keeps ending right after it opens" in capsys.readouterr().err
+
+
+def test_a_live_run_with_no_frame_says_so(tmp_path, monkeypatch, capsys):
+    """A live source that opens and then gives nothing printed 'wrote' with exit 0 and no file."""
+    class Empty(cameras.SyntheticCamera):
+        def frames(self):
+            return iter(())
+    monkeypatch.setattr(cameras, "SyntheticCamera", Empty)
+    out = tmp_path / "o.mp4"
+    assert cli.main(["--synthetic", "--width", "32", "--height", "24", "--output", str(out)]) == 1
+    err = capsys.readouterr()
+    assert "gave no frame; nothing written" in err.err and "wrote" not in err.out and not out.exists()
