@@ -129,6 +129,11 @@ def _probe(args):
         x, y = (int(v) for v in args.explain_pixel.split(","))
     except ValueError:
         raise ValueError(f"--explain-pixel {args.explain_pixel!r}: expected X,Y, e.g. 320,240") from None
+    sized = args.camera is not None or args.picamera2 or args.synthetic     # frames of --width x --height
+    if x < 0 or y < 0 or (sized and (x >= args.width or y >= args.height)):
+        raise ValueError(f"--explain-pixel {x},{y} is outside the {args.width}x{args.height} frames: X in "
+                         f"0..{args.width - 1}, Y in 0..{args.height - 1}" if sized else
+                         f"--explain-pixel {x},{y}: X and Y count from 0")
     from bfcnn.runtime.live_explain import FilterProbe
     return FilterProbe(args.model, (x, y))
 

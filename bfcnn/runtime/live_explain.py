@@ -28,11 +28,16 @@ class FilterProbe:
         self.pixel, self.radius = pixel, radius
         self.heat: Optional[np.ndarray] = None
         self.updates, self.seconds = 0, 0.0
+        self.outside: Optional[Tuple[int, int]] = None   # (w, h) of a frame the pixel is not in
         self._slot = LatestSlot()
         self._thread = threading.Thread(target=self._loop, name="bfcnn-explain", daemon=True)
         self._thread.start()
 
     def submit(self, image: np.ndarray) -> None:
+        x, y = self.pixel
+        if not (0 <= x < image.shape[1] and 0 <= y < image.shape[0]):
+            self.outside = (image.shape[1], image.shape[0])   # said in the summary; nothing to compute
+            return
         self._slot.put(image)
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
@@ -78,4 +83,8 @@ class FilterProbe:
 
     def summary(self) -> str:
         per = 1000 * self.seconds / max(1, self.updates)
-        return f"explain-pixel {self.pixel}: {self.updates} filter updates, {per:.0f} ms each"
+        text = f"explain-pixel {self.pixel}: {self.updates} filter updates, {per:.0f} ms each"
+        if self.outside is not None:
+            text += (f"; the pixel is outside the {self.outside[0]}x{self.outside[1]} frames "
+                     f"(X in 0..{self.outside[0] - 1}, Y in 0..{self.outside[1] - 1}): no filter there")
+        return text

@@ -296,3 +296,16 @@ def test_a_live_run_with_no_frame_says_so(tmp_path, monkeypatch, capsys):
     assert cli.main(["--synthetic", "--width", "32", "--height", "24", "--output", str(out)]) == 1
     err = capsys.readouterr()
     assert "gave no frame; nothing written" in err.err and "wrote" not in err.out and not out.exists()
+
+
+def test_cli_explain_pixel_outside_the_frame_is_said(tmp_path, capsys):
+    """An out-of-frame --explain-pixel was accepted and silently never drawn: refused at start
+    for sources of a known size, and named in the summary for files."""
+    assert cli.main(["--synthetic", "--width", "96", "--height", "64", "--max-frames", "3", "--serve", "0",
+                     "--explain-pixel", "96,10"]) == 2
+    assert "outside the 96x64 frames: X in 0..95" in capsys.readouterr().err
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), np.full((24, 32, 3), 100, np.uint8))
+    assert cli.main(["--input", str(photo), "--output", str(tmp_path / "o.png"), "--serve", "0",
+                     "--explain-pixel", "50,5"]) == 0
+    assert "the pixel is outside the 32x24 frames" in capsys.readouterr().err
