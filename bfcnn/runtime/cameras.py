@@ -36,6 +36,29 @@ def _has_gstreamer() -> bool:
     return False
 
 
+def _interruptible(call):
+    """call() on a helper thread while this one waits in short slices: opening an unreachable
+    stream blocks inside FFmpeg for up to 30 s, where Ctrl-C cannot reach; waiting here, it
+    does (KeyboardInterrupt; the helper thread ends on its own and is dropped)."""
+    import threading
+    box: list = []
+    worker = threading.Thread(target=lambda: box.append(_outcome(call)), name="bfcnn-open", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _outcome(call):
+    try:
+        return True, call()
+    except Exception as exc:   # handed to the waiting thread, which raises it
+        return False, exc
+
+
 class CameraSource:
     """An OpenCV capture: a camera index (V4L2 on Linux: MJPG, requested size / fps), a network
     stream URL (RTSP, HTTP MJPEG, ...: OpenCV's FFmpeg backend) or, with gstreamer=True only, a
@@ -75,7 +98,7 @@ class CameraSource:
                 if mjpeg.is_mjpeg:
                     return mjpeg
             backend = cv2.CAP_GSTREAMER if self.gstreamer else cv2.CAP_FFMPEG
-            cap = self._factory(self.device, backend)
+            cap = _interruptible(lambda: self._factory(self.device, backend))
             if not cap.isOpened():
                 raise SourceError(f"cannot open stream {name!r}: check the address, that the "
                                   f"camera or server is up and reachable from here, and any login in the URL")

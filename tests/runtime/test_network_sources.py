@@ -185,3 +185,29 @@ def test_errors_never_print_a_password(capsys):
     assert cli.main(["--input", "rtsp://admin:s3cret@127.0.0.1:9/live", "--max-frames", "1"]) == 2
     err = capsys.readouterr().err
     assert "cannot open stream" in err and "s3cret" not in err and "admin:***@" in err
+
+
+def test_ctrl_c_reaches_a_stream_that_is_still_opening():
+    """Opening an unreachable stream blocks inside FFmpeg for up to 30 s, where Ctrl-C could not
+    reach (a signal waits for the C call to return): the open runs on a helper thread, and the
+    interrupt ends the wait while it blocks. The stand-in blocks in one long C call too."""
+    import os
+    import signal
+    import threading
+    finished = threading.Event()
+    big = np.random.default_rng(0).random((3000, 3000))
+
+    def slow_factory(device, backend):
+        big @ big                         # one long call in C, like FFmpeg's connect
+        finished.set()
+        return FakeCapture(1)(device, backend)
+
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cameras.CameraSource("rtsp://192.0.2.1:554/x", capture_factory=slow_factory)
+        assert not finished.is_set()      # interrupted while the open was still blocked ...
+        assert finished.wait(120)         # ... which went on by itself on its helper thread (in the
+    finally:                              # caller's thread, the interrupt waited for the C call, then
+        timer.cancel()                    # aborted the open: it never finished)
