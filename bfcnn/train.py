@@ -33,7 +33,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from bfcnn.trainer.train_loop import train
     try:
         result = train(cfg, args.model_directory, progress=not args.no_progress, max_steps=args.max_steps)
-    except (CheckpointMismatch, WeightImportError) as exc:
+    except (CheckpointMismatch, WeightImportError, FileNotFoundError) as exc:   # FileNotFoundError: dataset.directory
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except TrainingDiverged as exc:

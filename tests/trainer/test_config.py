@@ -160,3 +160,12 @@ def test_backbones_declare_keys_the_model_section_has():
     for name, keys in OWN_PARAMETERS.items():
         assert name in MODEL_TYPES and set(keys) <= fields, (name, keys)
     assert registry.names() == MODEL_TYPES
+
+
+def test_a_missing_dataset_folder_is_an_error_not_a_traceback(tmp_path, capsys):
+    import json
+    from bfcnn import train
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"dataset": {"directory": str(tmp_path / "nowhere")}, "train": {"total_steps": 1}}))
+    assert train.main(["--model-directory", str(tmp_path / "m"), "--pipeline-config", str(cfg), "--no-progress"]) == 2
+    assert "dataset.directory" in capsys.readouterr().err
