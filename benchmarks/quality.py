@@ -42,6 +42,9 @@ def methods(args):
                 den = Denoiser(name, num_threads=args.threads, quantization=q, ensemble=n)
                 label = f"{name} ({q})" if n == 1 else f"{name} ({q}, x{n})"
                 out[label] = (lambda d: (lambda noisy, sigma: d(as_uint8(noisy))))(den)
+        if name in args.shuffle:   # --shuffle NAME ... (benchmarks/real_photos.py's option)
+            den = Denoiser(name, num_threads=args.threads, shuffle=True)
+            out[f"{name} (none, shuffle)"] = (lambda d: (lambda noisy, sigma: d(as_uint8(noisy))))(den)
 
     def nlm(noisy, sigma):
         img = as_uint8(noisy)
