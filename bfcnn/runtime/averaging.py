@@ -185,7 +185,7 @@ class FrameAverage:
         self.average = cv2.blendLinear(past, frame, g_full, np.float32(1.0) - g_full).reshape(frame.shape)
         # the new average's luma at half resolution, for the next frame's registration: the same
         # blend on the reduced planes (small - g * dh), instead of reducing the full average
-        self.luma = fine - g * _luma(dh)
+        self.luma = fine - g * dl
         return self.average
 
     def _measure(self, frame: np.ndarray, past: np.ndarray, dh: np.ndarray, dsq: np.ndarray,
