@@ -190,15 +190,18 @@ def test_errors_never_print_a_password(capsys):
 def test_ctrl_c_reaches_a_stream_that_is_still_opening():
     """Opening an unreachable stream blocks inside FFmpeg for up to 30 s, where Ctrl-C could not
     reach (a signal waits for the C call to return): the open runs on a helper thread, and the
-    interrupt ends the wait while it blocks. The stand-in blocks in one long C call too."""
+    interrupt ends the wait while it blocks. The stand-in blocks in long C calls until released:
+    in the caller's thread, the interrupt would abort it between two calls and it would never
+    finish; on the helper thread it finishes once released."""
     import os
     import signal
     import threading
-    finished = threading.Event()
-    big = np.random.default_rng(0).random((3000, 3000))
+    released, finished = threading.Event(), threading.Event()
+    big = np.random.default_rng(0).random((1500, 1500))
 
     def slow_factory(device, backend):
-        big @ big                         # one long call in C, like FFmpeg's connect
+        while not released.is_set():
+            big @ big                     # long calls in C, like FFmpeg's connect
         finished.set()
         return FakeCapture(1)(device, backend)
 
@@ -208,6 +211,8 @@ def test_ctrl_c_reaches_a_stream_that_is_still_opening():
         with pytest.raises(KeyboardInterrupt):
             cameras.CameraSource("rtsp://192.0.2.1:554/x", capture_factory=slow_factory)
         assert not finished.is_set()      # interrupted while the open was still blocked ...
-        assert finished.wait(120)         # ... which went on by itself on its helper thread (in the
-    finally:                              # caller's thread, the interrupt waited for the C call, then
-        timer.cancel()                    # aborted the open: it never finished)
+        released.set()
+        assert finished.wait(60)          # ... which then finished by itself on its helper thread
+    finally:
+        released.set()
+        timer.cancel()
