@@ -149,7 +149,7 @@ class FrameAverage:
         past_luma = fine - dl                     # the aligned past's luma (the reduction is linear)
         self._tick += 1
         if self.noise.frames < MEASURE_EVERY or self._tick % MEASURE_EVERY == 0:
-            self._measure(frame, past, dh, dsq, dsq_c, past_luma, inv_n, sample)
+            self._measure(frame, past, dh, dsq, dsq_c, past_luma, inv_n, sample, shift)
         # one frame's noise at each pixel (half resolution), looked up on every other pixel: the
         # level changes slowly with intensity
         quarter = past_luma[::2, ::2]
@@ -189,7 +189,8 @@ class FrameAverage:
         return self.average
 
     def _measure(self, frame: np.ndarray, past: np.ndarray, dh: np.ndarray, dsq: np.ndarray,
-                 dsq_c: np.ndarray, past_luma: np.ndarray, inv_n: np.ndarray, sample: np.ndarray) -> None:
+                 dsq_c: np.ndarray, past_luma: np.ndarray, inv_n: np.ndarray, sample: np.ndarray,
+                 shift: Tuple[float, float]) -> None:
         """Feed this frame's differences from the aligned past to self.noise: every 4th pixel of
         the half-resolution planes (dh, dsq [h, w, C], dsq_c, past_luma, inv_n [h, w]; sample:
         where the past exists, on that grid), and how the variance of the differences changes
@@ -199,9 +200,17 @@ class FrameAverage:
         half = float(np.median(dsq_c[::4, ::4][sample]))
         if not half > 0.0:       # no noise to measure (a noiseless or synthetic source)
             return
-        full = float(np.median(np.square(frame[::8, ::2] - past[::8, ::2]).mean(axis=2)))
+        # full resolution away from the rows and columns the shift uncovered (no past there)
+        h, w = frame.shape[:2]
+        dy, dx = int(np.ceil(abs(shift[0]))), int(np.ceil(abs(shift[1])))
+        ys = slice(0, h - dy) if shift[0] > 0 else slice(dy, h)
+        xs = slice(0, w - dx) if shift[1] > 0 else slice(dx, w)
+        inner_f, inner_p = frame[ys, xs][::8, ::2], past[ys, xs][::8, ::2]
+        if inner_f.size == 0:
+            return
+        full = float(np.median(np.square(inner_f - inner_p).mean(axis=2)))
         h2, w2 = dh.shape[:2]
-        quarter = None
+        quarter = None   # (the quarter-resolution median is robust to the uncovered border)
         if h2 >= 4 and w2 >= 4:
             dq = cv2.resize(dh, (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA).reshape(h2 // 2, w2 // 2, c)
             quarter = float(np.median(np.square(dq).mean(axis=2))) / half

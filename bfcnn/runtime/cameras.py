@@ -97,6 +97,9 @@ class CameraSource:
                 mjpeg = MjpegCapture(self.device, self.max_pixels)   # bounded memory per frame
                 if mjpeg.is_mjpeg:
                     return mjpeg
+                if mjpeg.error:      # never retried through FFmpeg (no bounds, no certificate check)
+                    raise SourceError(f"cannot open stream {name!r}: {mjpeg.error}; check the address, "
+                                      f"that the camera or server is up, and any login in the URL")
             backend = cv2.CAP_GSTREAMER if self.gstreamer else cv2.CAP_FFMPEG
             cap = _interruptible(lambda: self._factory(self.device, backend))
             if not cap.isOpened():

@@ -13,6 +13,7 @@ import base64
 import http.client
 import io
 import socket
+import struct
 import urllib.parse
 from typing import Optional, Tuple
 
@@ -26,26 +27,37 @@ MAX_HEADER_BYTES = 16 << 10    # the headers of one part
 TIMEOUT = 10.0                 # s: a read that gets nothing for this long fails
 
 
+SECRET_QUERY_KEYS = ("pass", "pwd", "password", "token", "key", "auth", "secret", "sig")
+
+
 def redact(url: str) -> str:
-    """The URL without its password (user:pass@host -> user:***@host), for messages."""
+    """The URL without its secrets, for messages: the login (user:pass@host -> ***@host) and
+    the values of query keys that look like credentials (?user=a&pwd=b -> ?user=a&pwd=***)."""
     parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = "&".join(
+        f"{k}=***" if any(w in k.lower() for w in SECRET_QUERY_KEYS) else (f"{k}={v}" if v or "=" in pair else k)
+        for pair in parts.query.split("&") if pair for k, _, v in [pair.partition("=")])
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 class MjpegCapture:
-    """An HTTP(S) MJPEG stream. `is_mjpeg` is False when the URL answers with something else
-    (a video file: the caller opens it with OpenCV instead)."""
+    """An HTTP(S) MJPEG stream. `is_mjpeg` is False when the URL answered 200 with something
+    else (a video file: the caller opens it with OpenCV instead); `error` says why it could
+    not be read at all (connection, TLS certificate, HTTP status, a multipart without a
+    boundary): the caller must not hand such a URL to another reader."""
 
     def __init__(self, url: str, max_pixels: float = DEFAULT_MAX_PIXELS, timeout: float = TIMEOUT) -> None:
         self.url, self.max_pixels = url, max_pixels
         self._conn: Optional[http.client.HTTPConnection] = None
         self._body = None
         self.is_mjpeg = False
+        self.error = ""
         self._boundary = b""
         self._pending_boundary = False   # the last part (no Content-Length) ended on a boundary
+        self._boundaries = set()
         parts = urllib.parse.urlsplit(url)
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         headers = {}
@@ -56,19 +68,27 @@ class MjpegCapture:
             self._conn = cls(parts.hostname or "", parts.port, timeout=timeout)
             self._conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers=headers)
             resp = self._conn.getresponse()
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as exc:   # TLS certificate errors are OSError
+            self.error = f"{type(exc).__name__}: {exc}"
             self.release()
             return
         ctype = resp.getheader("Content-Type", "")
-        if resp.status != 200 or not ctype.lower().startswith("multipart/x-mixed-replace"):
+        if resp.status != 200:
+            self.error = f"HTTP {resp.status} {resp.reason}"
             self.release()
+            return
+        if not ctype.lower().startswith("multipart/"):
+            self.release()                   # a video file or such: not ours to read
             return
         boundary = next((p.split("=", 1)[1].strip().strip('"') for p in ctype.split(";")
                          if p.strip().lower().startswith("boundary=")), "")
         if not boundary:
+            self.error = f"a multipart stream without a boundary ({ctype!r})"
             self.release()
             return
-        self._boundary = b"--" + boundary.encode().lstrip(b"-")
+        # servers differ on whether the declared boundary already has its leading "--"
+        self._boundaries = {b"--" + boundary.encode(), b"--" + boundary.encode().lstrip(b"-")}
+        self._boundary = b"--" + boundary.encode()
         self._body = resp
         self.is_mjpeg = True
 
@@ -86,13 +106,18 @@ class MjpegCapture:
         ends; a part over MAX_FRAME_BYTES, or a JPEG over the pixel limit, raises SourceError."""
         if self._body is None:
             return False, None
+        jpeg = b""
         try:
-            jpeg = self._next_part()
+            while jpeg == b"":                 # empty parts (Content-Length: 0) are skipped
+                jpeg = self._next_part()
         except (OSError, http.client.HTTPException, socket.timeout):
             return False, None
         if jpeg is None:
             return False, None
-        size = header_size_of(io.BytesIO(jpeg))
+        try:
+            size = header_size_of(io.BytesIO(jpeg))
+        except (struct.error, ValueError, OverflowError):   # a damaged header: not a frame
+            size = None
         if size is None:
             return False, None
         if size[0] * size[1] > self.max_pixels:
@@ -113,7 +138,9 @@ class MjpegCapture:
         read = 0
         line = self._boundary if self._pending_boundary else self._line(MAX_HEADER_BYTES)
         self._pending_boundary = False
-        while line.strip() != self._boundary:        # skip to a boundary
+        while line.strip() not in self._boundaries:  # skip to a boundary
+            if self._is_end(line):
+                return None
             if not line:
                 return None
             read += len(line)
@@ -138,25 +165,32 @@ class MjpegCapture:
                 except ValueError:
                     return None
         if length is not None:
+            if length == 0:
+                return b""
             if not 0 < length <= MAX_FRAME_BYTES:
                 raise SourceError(f"stream {redact(self.url)}: a part of {length} bytes is over the "
                                   f"{MAX_FRAME_BYTES >> 20} MB a frame may take")
             data = self._body.read(length)
             return data if len(data) == length else None
-        chunks, total = [], 0                          # no length: read to the next boundary
+        data = bytearray()                             # no length: read to the next boundary
         while True:
             line = self._body.readline(1 << 16)
             if not line:
                 return None
-            if line.strip() == self._boundary:
+            if line.strip() in self._boundaries:
                 self._pending_boundary = True
                 break
-            chunks.append(line)
-            total += len(line)
-            if total > MAX_FRAME_BYTES:
+            if self._is_end(line):                     # the closing boundary: this part is the last
+                break
+            data += line
+            if len(data) > MAX_FRAME_BYTES:
                 raise SourceError(f"stream {redact(self.url)}: a part ran past {MAX_FRAME_BYTES >> 20} MB "
                                   f"without ending; is it an MJPEG stream?")
-        return b"".join(chunks).rstrip(b"\r\n")
+        return bytes(data).rstrip(b"\r\n")
+
+    def _is_end(self, line: bytes) -> bool:
+        """The closing boundary (--boundary--)."""
+        return any(line.strip() == b + b"--" for b in self._boundaries)
 
     def release(self) -> None:
         if self._conn is not None:

@@ -136,6 +136,8 @@ def load(path: str) -> NoiseProfile:
     try:
         with open(path, encoding="utf-8") as f:
             d = json.load(f)
+    except RecursionError:
+        raise ValueError(f"{path} is not a noise profile (nested too deeply)") from None
     except FileNotFoundError:
         raise FileNotFoundError(f"noise profile {path} not found; measure one with "
                                 f"bfcnn-runtime --calibrate {path} (a few seconds of a still scene)") from None
@@ -158,6 +160,12 @@ def from_dict(d, where: str = "noise profile") -> NoiseProfile:
     missing = [k for k in ("intensity", "std") if k not in d]
     if missing:
         raise ValueError(f"{where}: missing {missing}")
+    lists = {"intensity": d["intensity"], "std": d["std"], "correlation": d.get("correlation", []),
+             "size": d.get("size", [0, 0])}
+    if not all(isinstance(v, list) for v in lists.values()) or not all(isinstance(r, list) for r in d["std"]) \
+            or len(lists["size"]) != 2 or not isinstance(d.get("settings", {}), dict):
+        raise ValueError(f"{where}: intensity, correlation and size are lists (size: [height, width]), std a "
+                         f"list of lists, settings an object")
     try:
         return NoiseProfile(intensity=tuple(float(v) for v in d["intensity"]),
                             std=tuple(tuple(float(v) for v in row) for row in d["std"]),
@@ -165,7 +173,7 @@ def from_dict(d, where: str = "noise profile") -> NoiseProfile:
                             camera=str(d.get("camera", "")), size=tuple(int(v) for v in d.get("size", (0, 0))),
                             settings={str(k): float(v) for k, v in dict(d.get("settings", {})).items()},
                             frames=int(d.get("frames", 0)), source=str(d.get("source", "stream")))
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise ValueError(f"{where}: {e}") from None
 
 
@@ -183,6 +191,8 @@ def estimate(frame: np.ndarray, block: int = 8, flat: float = FLAT_SHARE) -> Noi
     2x2 means, corrected likewise (FLAT_CORRELATION). Texture everywhere (no flat block at an
     intensity) reads high: the estimate is an upper bound there. Accuracy on photos:
     benchmarks/RESULTS.md (noise estimation)."""
+    if not isinstance(block, int) or block < 4 or block % 2:
+        raise ValueError(f"block must be an even number of pixels >= 4, got {block!r}")
     scale = np.float32(1.0 / 255.0) if frame.dtype == np.uint8 else np.float32(1.0)
     x = frame.astype(np.float32) * scale
     if x.ndim == 2:
@@ -253,6 +263,9 @@ def from_pair(noisy: np.ndarray, reference: np.ndarray, camera: str = "",
     one and two 2x2 area reductions, as a stream measures them."""
     if noisy.shape != reference.shape or noisy.ndim not in (2, 3):
         raise ValueError(f"noisy {noisy.shape} and reference {reference.shape} must be the same HxW or HxWxC")
+    if noisy.dtype != reference.dtype:
+        raise ValueError(f"noisy ({noisy.dtype}) and reference ({reference.dtype}) must have one dtype: "
+                         f"both uint8 (0-255) or both float32 (0-1)")
     scale = np.float32(1.0 / 255.0) if noisy.dtype == np.uint8 else np.float32(1.0)
     y = noisy.astype(np.float32) * scale
     x = reference.astype(np.float32) * scale
@@ -340,7 +353,7 @@ class StillDifferences:
                 self.reset()
         self.frames += 1
         self.size = size
-        self.intensity = self._mix(self.intensity, intensity)
+        self.intensity = running(self.intensity, intensity, self.frames, self.RATE, rise=np.inf)
         self.var = self._mix(self.var, var)
         if full_ratio is not None:
             self.full_ratio = self._mix(self.full_ratio, full_ratio)
@@ -391,6 +404,9 @@ def running(old, new, frames: int, rate: float, rise: float = RISE):
     every median of it, and must not teach the stream that motion is noise."""
     if old is None:
         return new
-    if frames > WARMUP:
-        new = np.minimum(new, rise * np.asarray(old)) if isinstance(new, np.ndarray) else min(new, rise * old)
+    if frames > WARMUP and np.isfinite(rise):   # a zero (a clipped black bin) may rise freely
+        if isinstance(new, np.ndarray):
+            new = np.where(np.asarray(old) > 0, np.minimum(new, rise * np.asarray(old)), new)
+        elif old > 0:
+            new = min(new, rise * old)
     return old + (new - old) * max(rate, 1.0 / max(frames, 1))

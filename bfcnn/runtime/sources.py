@@ -16,6 +16,7 @@ import numpy as np
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm")
 DEFAULT_MAX_PIXELS = 100_000_000
+MAX_JPEG_SEGMENTS = 4096   # a JPEG states its size within a few dozen segments
 
 
 class SourceError(RuntimeError):
@@ -104,7 +105,7 @@ def header_size_of(f) -> Optional[Tuple[int, int]]:
     if head[:2] != b"\xff\xd8":
         return None
     f.seek(2)
-    while True:                               # walk the JPEG segments to the frame header
+    for _ in range(MAX_JPEG_SEGMENTS):        # walk the JPEG segments to the frame header
         marker = f.read(2)
         if len(marker) < 2 or marker[0] != 0xFF:
             return None
@@ -121,13 +122,19 @@ def header_size_of(f) -> Optional[Tuple[int, int]]:
             h, w = struct.unpack(">HH", data[1:5])
             return w, h
         f.seek(size - 2, os.SEEK_CUR)
+    return None                               # thousands of segments before any frame: not a photo
 
 
 def _tiff_size(f, head: bytes) -> Optional[Tuple[int, int]]:
-    """The first page's ImageWidth / ImageLength tags (what OpenCV decodes), TIFF or BigTIFF."""
+    """The first page's ImageWidth / ImageLength tags (what OpenCV decodes), TIFF or BigTIFF:
+    the first occurrence of each (as libtiff reads them), SHORT or LONG (LONG8 in BigTIFF);
+    None for any other layout, which read_image then refuses."""
     e = "<" if head[:2] == b"II" else ">"
     big = head[2:4] in (b"+\x00", b"\x00+")
     offset = struct.unpack(e + ("Q" if big else "I"), head[8:16] if big else head[4:8])[0]
+    f.seek(0, os.SEEK_END)
+    if offset + (8 if big else 2) > f.tell():
+        return None
     f.seek(offset)
     count_raw = f.read(8 if big else 2)
     if len(count_raw) < (8 if big else 2):
@@ -140,10 +147,16 @@ def _tiff_size(f, head: bytes) -> Optional[Tuple[int, int]]:
         if len(raw) < entry:
             return None
         tag, kind = struct.unpack(e + "HH", raw[:4])
-        if tag in (256, 257):
+        if tag in (256, 257) and tag not in found:
             value = raw[12:] if big else raw[8:]
-            found[tag] = struct.unpack(e + "H", value[:2])[0] if kind == 3 else \
-                struct.unpack(e + ("Q" if big and kind == 16 else "I"), value[:8 if big and kind == 16 else 4])[0]
+            if kind == 3:
+                found[tag] = struct.unpack(e + "H", value[:2])[0]
+            elif kind == 4:
+                found[tag] = struct.unpack(e + "I", value[:4])[0]
+            elif kind == 16 and big:
+                found[tag] = struct.unpack(e + "Q", value[:8])[0]
+            else:
+                return None
     return (found[256], found[257]) if 256 in found and 257 in found else None
 
 
@@ -171,7 +184,7 @@ def read_image(path: str, max_pixels: float = DEFAULT_MAX_PIXELS) -> Tuple[np.nd
         raise SourceError("not a regular file")
     try:
         size = header_size(path)
-    except (OSError, struct.error) as exc:
+    except (OSError, struct.error, ValueError, OverflowError) as exc:
         raise SourceError(f"cannot read its header ({exc})") from None
     if size is None:
         raise SourceError("not a PNG, JPEG, BMP, TIFF or WebP image whose size its header states (other "

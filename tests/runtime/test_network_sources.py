@@ -180,11 +180,13 @@ def test_mjpeg_stream_frames_are_bounded(monkeypatch, capsys):
 
 def test_errors_never_print_a_password(capsys):
     from bfcnn.runtime.mjpeg_client import redact
-    assert redact("rtsp://admin:s3cret@192.0.2.1:554/live") == "rtsp://admin:***@192.0.2.1:554/live"
+    assert redact("rtsp://admin:s3cret@192.0.2.1:554/live") == "rtsp://***@192.0.2.1:554/live"
+    assert redact("http://cam.local/x.cgi?user=admin&pwd=123&res=1") == "http://cam.local/x.cgi?user=admin&pwd=***&res=1"
     assert redact("http://cam.local/x.mjpg") == "http://cam.local/x.mjpg"
-    assert cli.main(["--input", "rtsp://admin:s3cret@127.0.0.1:9/live", "--max-frames", "1"]) == 2
-    err = capsys.readouterr().err
-    assert "cannot open stream" in err and "s3cret" not in err and "admin:***@" in err
+    for url in ("rtsp://admin:s3cret@127.0.0.1:9/live", "http://admin:s3cret@127.0.0.1:9/x.mjpg?token=s3cret"):
+        assert cli.main(["--input", url, "--max-frames", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "cannot open stream" in err and "s3cret" not in err and "***@" in err
 
 
 def test_ctrl_c_reaches_a_stream_that_is_still_opening():
@@ -216,3 +218,49 @@ def test_ctrl_c_reaches_a_stream_that_is_still_opening():
     finally:
         released.set()
         timer.cancel()
+
+
+def test_mjpeg_parts_of_every_shape(monkeypatch):
+    """Parts without Content-Length (kept in one buffer, bounded however short their lines), a
+    boundary declared with its leading dashes, the closing boundary, empty parts and a damaged
+    header: frames where there are frames, a clean end otherwise, never a traceback."""
+    from bfcnn.runtime import mjpeg_client
+    good = cv2.imencode(".jpg", np.full((24, 32, 3), 80, np.uint8))[1].tobytes()
+
+    def body(wfile, boundary=b"--frame"):
+        wfile.write(boundary + b"\r\nContent-Type: image/jpeg\r\n\r\n" + good + b"\r\n")
+        wfile.write(boundary + b"\r\nContent-Length: 0\r\n\r\n\r\n")
+        wfile.write(boundary + b"\r\nContent-Type: image/jpeg\r\n\r\n" + good + b"\r\n")
+        wfile.write(boundary + b"--\r\n")
+    url, server = _serve_parts([body])
+    try:
+        cap = mjpeg_client.MjpegCapture(url)
+        got = [cap.read()[0] for _ in range(3)]
+        assert got == [True, True, False]
+        cap.release()
+    finally:
+        server.shutdown()
+    monkeypatch.setattr(mjpeg_client, "MAX_FRAME_BYTES", 1 << 20)
+
+    def tiny_lines(wfile):
+        wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n")
+        wfile.write(b"x\n" * (1 << 20))          # 2 MB of 2-byte lines
+    url, server = _serve_parts([tiny_lines])
+    try:
+        import tracemalloc
+        tracemalloc.start()
+        with pytest.raises(SourceError, match="ran past 1 MB"):
+            mjpeg_client.MjpegCapture(url).read()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 8 << 20                     # one buffer, not a list of lines
+    finally:
+        server.shutdown()
+    bad = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0"
+    url, server = _serve_parts([bad, good])
+    try:
+        cap = mjpeg_client.MjpegCapture(url)
+        assert cap.read()[0] is False            # damaged header: not a frame, no traceback
+        cap.release()
+    finally:
+        server.shutdown()

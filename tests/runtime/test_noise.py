@@ -196,3 +196,33 @@ def test_one_frame_estimate_reads_correlated_noise(blur, corr):
     assert (neighbours < 0.6 * true.sigma) == (blur > 0)
     with pytest.raises(ValueError, match="too few"):
         noise.estimate(noisy[:16, :16])
+
+
+def test_a_large_shift_does_not_inflate_the_measured_noise():
+    """The full-resolution variance was read over the rows and columns a shift uncovers (no
+    past there): a 100 px pan read 1.5x the noise, 140 px 20x. Only pixels with a past count."""
+    rng = np.random.default_rng(8)
+    fa = FrameAverage()
+    for _ in range(8):
+        fa.update(np.float32(0.5) + np.float32(0.02) * rng.standard_normal((64, 256, 3), dtype=np.float32),
+                  (0.0, 100.0))
+    assert fa.noise.profile().sigma == pytest.approx(0.02, rel=0.2)
+
+
+def test_damaged_profiles_and_headers_are_errors_not_crashes(tmp_path):
+    """Values a JSON file can hold that Python cannot turn into numbers, and image headers that
+    point past the file, end in the documented errors."""
+    from bfcnn.runtime.sources import SourceError, read_image
+    for text in ('{"intensity": [0.5], "std": [[0.01]], "frames": 1e999}', '{"intensity": "123", "std": [[1]]}',
+                 '{"intensity": [0.5], "std": [[0.01]], "size": [1, 2, 3]}', "[" * 100000 + "]" * 100000):
+        (tmp_path / "p.json").write_text(text)
+        with pytest.raises(ValueError):
+            noise.load(str(tmp_path / "p.json"))
+    big = b"II+\x00\x08\x00\x00\x00" + (2 ** 64 - 1).to_bytes(8, "little") + b"\0" * 64
+    (tmp_path / "b.tif").write_bytes(big)
+    with pytest.raises(SourceError):
+        read_image(str(tmp_path / "b.tif"))
+    with pytest.raises(ValueError, match="one dtype"):
+        noise.from_pair(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match="even number"):
+        noise.estimate(np.zeros((64, 64, 3), np.float32), block=7)
