@@ -45,7 +45,8 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from bfcnn.runtime.denoiser import StrengthSetting
+from bfcnn.runtime import motion
+from bfcnn.runtime.denoiser import Denoiser, StrengthSetting, finish_output, validate_frame
 from bfcnn.runtime.noise import NoiseProfile, StillDifferences, running
 
 BLUR = 4.0            # px: the neighbourhood of the mismatch statistics (Gaussian sigma)
@@ -93,7 +94,6 @@ class FrameAverage:
         whole-pixel estimate) refined by motion.residual_shift on the average's luma. Measured
         against the average itself, so no error of earlier frames' estimates piles up; `shift`
         when there is no average or the refinement fails or strays more than a pixel from it."""
-        from bfcnn.runtime import motion
         if self.average is None or self.luma is None or self.luma.shape != fine.shape:
             return float(shift[0]), float(shift[1])
         # full / half resolution per axis: exactly 2 only for even sides (W // 2 of an odd W)
@@ -112,7 +112,6 @@ class FrameAverage:
         noise, and their blur is BLUR / 2 there: the same neighbourhood).
         small / fine: the frame area-reduced to (W // 2, H // 2) ([H // 2, W // 2, C]) and its
         luma ([H // 2, W // 2]), when the caller has them already."""
-        from bfcnn.runtime import motion
         h, w, c = frame.shape
         hw = (max(1, w // 2), max(1, h // 2))
         if small is None:
@@ -201,10 +200,7 @@ class FrameAverage:
         if not half > 0.0:       # no noise to measure (a noiseless or synthetic source)
             return
         # full resolution away from the rows and columns the shift uncovered (no past there)
-        h, w = frame.shape[:2]
-        dy, dx = int(np.ceil(abs(shift[0]))), int(np.ceil(abs(shift[1])))
-        ys = slice(0, h - dy) if shift[0] > 0 else slice(dy, h)
-        xs = slice(0, w - dx) if shift[1] > 0 else slice(dx, w)
+        ys, xs = motion.covered_region(frame.shape[0], frame.shape[1], _outwards(shift))
         inner_f, inner_p = frame[ys, xs][::8, ::2], past[ys, xs][::8, ::2]
         if inner_f.size == 0:
             return
@@ -244,7 +240,6 @@ class AveragingDenoiser:
                  detect_cuts: bool = True, backend: str = "litert", tile: Optional[int] = None,
                  noise_profile: Optional[NoiseProfile] = None):
         import threading
-        from bfcnn.runtime.denoiser import Denoiser
         from bfcnn.runtime.video import VideoStats
         from bfcnn.runtime.motion import check_flags
         check_flags(motion, detect_cuts)
@@ -260,7 +255,7 @@ class AveragingDenoiser:
                             f"got {type(noise_profile).__name__}")
         self.noise_profile = noise_profile
         self._average = FrameAverage()
-        self._seed()
+        self._new_stream()
         self._thumbs: Optional[Tuple[np.ndarray, np.ndarray]] = None
         self._unregistered = 0     # frames since the average was last registered
         self._last_registered = (0.0, 0.0)   # the shift found then: a pan keeps registering
@@ -270,12 +265,14 @@ class AveragingDenoiser:
     def reset(self) -> None:
         """Start a new stream: the next frame is denoised alone."""
         with self._lock:
-            self._restart()
-            self._average.forget()
-            self._seed()
+            self._new_stream()
             self._thumbs, self._key = None, ()
 
-    def _seed(self) -> None:
+    def _new_stream(self) -> None:
+        """Start over and forget the noise too (reset, or another frame size): back to the
+        given profile, if any."""
+        self._restart()
+        self._average.forget()
         if self.noise_profile is not None:
             self._average.noise.seed(self.noise_profile)
 
@@ -292,8 +289,6 @@ class AveragingDenoiser:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise the next frame of the stream; returns the same shape and dtype."""
-        from bfcnn.runtime import motion as motion_
-        from bfcnn.runtime.denoiser import finish_output, validate_frame
         image, squeeze, dtype = validate_frame(image)
         with self._lock:
             scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
@@ -305,17 +300,15 @@ class AveragingDenoiser:
             hw = (max(1, w // 2), max(1, h // 2))
             small = cv2.resize(frame, hw, interpolation=cv2.INTER_AREA).reshape(hw[1], hw[0], frame.shape[2])
             fine = _luma(small)
-            thumb = cv2.resize(fine, (max(1, w // motion_.THUMB), max(1, h // motion_.THUMB)),
+            thumb = cv2.resize(fine, (max(1, w // motion.THUMB), max(1, h // motion.THUMB)),
                                interpolation=cv2.INTER_AREA)
             self.stats.frames += 1
             shift = (0.0, 0.0)
             if self._thumbs is None or key != self._key:
-                self._restart()
-                self._average.forget()
-                self._seed()
+                self._new_stream()
                 self.stats.restarts += 1
             else:
-                est = motion_.estimate(self._thumbs[0], thumb, self._thumbs[1], fine)
+                est = motion.estimate(self._thumbs[0], thumb, self._thumbs[1], fine)
                 if self.detect_cuts and est.cut:
                     self._restart()
                     self.stats.cuts += 1
@@ -355,9 +348,9 @@ class AveragingDenoiser:
         output is the model's."""
         fa = self._average
         noise = fa.noise
-        if noise.var is None or noise.full_ratio is None or fa.count is None or fa.luma is None \
-                or float(fa.count.max()) <= 1.0:    # a first frame, or just after a cut: the model's
-            return out
+        if noise.var is None or noise.full_ratio is None or fa.count is None or fa.variance is None \
+                or fa.variance.shape != fa.count.shape or float(fa.count.max()) <= 1.0:
+            return out                        # nothing measured yet, a first frame or a cut: the model's
         h, w, c = out.shape
         # the correction's energy near each pixel from one pixel of each 4x4 block (a sixteenth
         # of the work; its blur spans FIT_BLUR pixels), where every 2nd count lives
@@ -365,8 +358,6 @@ class AveragingDenoiser:
         rsq = cv2.multiply(rs, rs).reshape(rs.shape)
         rsq_c = cv2.transform(rsq, np.full((1, c), 1.0 / c, np.float32)) if c > 1 else rsq
         e = cv2.GaussianBlur(rsq_c.reshape(rs.shape[:2]), (0, 0), FIT_BLUR / 4.0)
-        if fa.variance is None or fa.variance.shape != fa.count.shape:
-            return out
         count = fa.count[::2, ::2]
         expected = fa.variance[::2, ::2] * np.float32(FIT * noise.full_ratio) / np.maximum(count, np.float32(1.0))
         if expected.shape != e.shape:          # odd sides: the two grids differ by a row or column
@@ -400,7 +391,6 @@ def _resampled(image: np.ndarray, dy: float, dx: float) -> np.ndarray:
     the nearest edge (the caller gives them no weight). A translation is separable: one 4-tap
     filter per axis for the fraction (a third of cv2.warpAffine's time, same values to 2e-5),
     then a whole-pixel move."""
-    from bfcnn.runtime import motion
     whole = (int(np.floor(dy)), int(np.floor(dx)))
     ky, kx = _cubic_taps(dy - whole[0]), _cubic_taps(dx - whole[1])
     out = cv2.sepFilter2D(image, -1, kx, ky, anchor=(1, 1), borderType=cv2.BORDER_REPLICATE).reshape(image.shape)

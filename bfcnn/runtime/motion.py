@@ -211,6 +211,15 @@ def uncovered_regions(h: int, w: int, shift: Tuple[int, int]) -> List[Tuple[slic
     return regions
 
 
+def covered_region(h: int, w: int, shift: Tuple[int, int]) -> Tuple[slice, slice]:
+    """The rows and columns of an [h, w, ...] array that `align` by `shift` fills from the past:
+    the complement of uncovered_regions (empty for shifts of at least the size)."""
+    dy, dx = int(shift[0]), int(shift[1])
+    ys = slice(0, max(0, h - dy)) if dy >= 0 else slice(min(h, -dy), h)
+    xs = slice(0, max(0, w - dx)) if dx >= 0 else slice(min(w, -dx), w)
+    return ys, xs
+
+
 def align(prev: np.ndarray, shift: Tuple[int, int], fill: Optional[np.ndarray] = None,
           scale: float = 1.0, out: Optional[np.ndarray] = None) -> np.ndarray:
     """prev ([H, W, C]) shifted by (dy, dx): out[y, x] = prev[y + dy, x + dx] where that pixel
