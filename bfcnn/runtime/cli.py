@@ -226,6 +226,8 @@ def _video_denoiser(args, den, settings: Optional[dict] = None):
 
 
 def _temporal_stats(stats: StreamStats, video, args, settings: Optional[dict] = None) -> StreamStats:
+    """The stream denoiser's counts and measured noise in the run's statistics; with --calibrate,
+    that noise saved too."""
     from bfcnn.runtime.averaging import AveragingDenoiser
     if video is not None:
         stats.temporal_model = video.label
@@ -234,20 +236,23 @@ def _temporal_stats(stats: StreamStats, video, args, settings: Optional[dict] = 
     if profile is not None:
         stats.noise = profile.to_dict()
     if args.calibrate:
-        if profile is None or profile.frames < 2:
-            raise ValueError(f"--calibrate {args.calibrate}: no noise measured ({0 if profile is None else profile.frames} "
-                             f"frames compared): give it a few seconds of a still scene (e.g. --max-frames 90) "
-                             f"with frame averaging on (not --no-temporal), from a source that has noise")
-        settings = {"width": float(args.width), "height": float(args.height), "fps": float(args.fps),
-                    **(settings or {})}
-        camera = (f"picamera2 (isp denoise {args.picamera2_isp_denoise})" if args.picamera2 else f"camera {args.camera}" if args.camera is not None
-                  else args.input or "synthetic")
-        from dataclasses import replace
-        replace(profile, camera=str(camera), settings=settings, source="calibration").save(args.calibrate)
-        print(f"saved the noise profile to {args.calibrate} (std {255 * profile.sigma:.2f} grey levels at "
-              f"mid intensity, correlation {', '.join(f'{c:.2f}' for c in profile.correlation)})",
-              file=sys.stderr)
+        _save_calibration(profile, args, settings or {})
     return stats
+
+
+def _save_calibration(profile, args, settings: dict) -> None:
+    """--calibrate FILE: the stream's measured profile with the camera and its settings."""
+    from dataclasses import replace
+    if profile is None or profile.frames < 2:
+        raise ValueError(f"--calibrate {args.calibrate}: no noise measured ({0 if profile is None else profile.frames} "
+                         f"frames compared): give it a few seconds of a still scene (e.g. --max-frames 90) "
+                         f"with frame averaging on (not --no-temporal), from a source that has noise")
+    settings = {"width": float(args.width), "height": float(args.height), "fps": float(args.fps), **settings}
+    camera = (f"picamera2 (isp denoise {args.picamera2_isp_denoise})" if args.picamera2
+              else f"camera {args.camera}" if args.camera is not None else args.input or "synthetic")
+    replace(profile, camera=str(camera), settings=settings, source="calibration").save(args.calibrate)
+    print(f"saved the noise profile to {args.calibrate} (std {255 * profile.sigma:.2f} grey levels at "
+          f"mid intensity, correlation {', '.join(f'{c:.2f}' for c in profile.correlation)})", file=sys.stderr)
 
 
 def _run_live(den, args) -> int:
