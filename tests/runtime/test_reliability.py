@@ -93,15 +93,21 @@ def _get(port, timeout=5.0):
     return data
 
 
-def test_mjpeg_caps_connections_and_drops_idle_clients(monkeypatch):
-    monkeypatch.setattr(mjpeg, "CLIENT_TIMEOUT", 0.5)
-    monkeypatch.setattr(mjpeg, "MAX_CLIENTS", 4)
+def _serving_one_frame(monkeypatch, **limits):
+    """An MjpegSink on a free loopback port with mjpeg's module limits set (e.g. MAX_CLIENTS=4),
+    serving one black frame; returns (server, port)."""
+    for name, value in limits.items():
+        monkeypatch.setattr(mjpeg, name, value, raising=False)
+    from bfcnn.runtime.pipeline import Frame
     server = mjpeg.MjpegSink("0")
+    img = np.zeros((16, 16, 3), np.uint8)
+    server.write(Frame(0, "x", img, time.perf_counter(), output=img))
+    return server, server.server.server_address[1]
+
+
+def test_mjpeg_caps_connections_and_drops_idle_clients(monkeypatch):
+    server, port = _serving_one_frame(monkeypatch, CLIENT_TIMEOUT=0.5, MAX_CLIENTS=4)
     try:
-        port = server.server.server_address[1]
-        from bfcnn.runtime.pipeline import Frame
-        img = np.zeros((16, 16, 3), np.uint8)
-        server.write(Frame(0, "x", img, time.perf_counter(), output=img))
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]   # say nothing
         time.sleep(0.1)
         assert _get(port).startswith(b"HTTP/1.0 503")     # over the cap: refused at once
@@ -117,15 +123,9 @@ def test_mjpeg_caps_connections_and_drops_idle_clients(monkeypatch):
 def test_mjpeg_trickling_clients_lose_their_slot_at_the_request_deadline(monkeypatch):
     """Clients that send a byte now and then never hit the per-read timeout; the whole request
     has a deadline, so they cannot hold every slot (16 such sockets locked viewers out)."""
-    monkeypatch.setattr(mjpeg, "CLIENT_TIMEOUT", 30.0)     # longer than the test: only the deadline acts
-    monkeypatch.setattr(mjpeg, "REQUEST_DEADLINE", 0.6, raising=False)
-    monkeypatch.setattr(mjpeg, "MAX_CLIENTS", 4)
-    server = mjpeg.MjpegSink("0")
+    # CLIENT_TIMEOUT longer than the test: only the deadline acts
+    server, port = _serving_one_frame(monkeypatch, CLIENT_TIMEOUT=30.0, REQUEST_DEADLINE=0.6, MAX_CLIENTS=4)
     try:
-        port = server.server.server_address[1]
-        from bfcnn.runtime.pipeline import Frame
-        img = np.zeros((16, 16, 3), np.uint8)
-        server.write(Frame(0, "x", img, time.perf_counter(), output=img))
         slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
         for s in slow:
             s.sendall(b"G")
