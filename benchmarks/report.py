@@ -65,8 +65,22 @@ def publish(title: str, body: str, notes: str = "") -> None:
             f"- machine: {machine()}\n- versions: {versions()}\n\n{body}\n")
     if notes:
         text += f"\n{notes}\n"
+    text = portable(text)
     print(text)
     replace_section(RESULTS, title, text)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def portable(text: str) -> str:
+    """`text` without this machine's paths: the repository's own as relative paths, its parent
+    folder's (run folders, datasets beside the checkout) as ../, temporary folders as <tmp>."""
+    import re
+    import tempfile
+    text = text.replace(REPO + os.sep, "").replace(REPO, ".")
+    text = text.replace(os.path.dirname(REPO) + os.sep, ".." + os.sep)
+    return re.sub(re.escape(tempfile.gettempdir()) + r"/[^\s/'`|)]+", "<tmp>", text)
 
 
 def replace_section(path: str, title: str, text: str) -> None:
