@@ -73,6 +73,7 @@ class CameraSource:
         self.device, self.width, self.height, self.fps, self.retries = device, width, height, fps or 30.0, retries
         self.backoff = backoff
         self.max_pixels = max_pixels
+        self.name = redact(str(device))     # for messages: never a URL's password
         self._factory = capture_factory
         self.reopened = 0
         self.gstreamer = bool(gstreamer)
@@ -91,7 +92,7 @@ class CameraSource:
 
     def _open(self):
         if isinstance(self.device, str):
-            name = redact(self.device)
+            name = self.name
             if not self.gstreamer and self._factory is cv2.VideoCapture \
                     and self.device.lower().startswith(("http://", "https://")):
                 mjpeg = MjpegCapture(self.device, self.max_pixels)   # bounded memory per frame
@@ -139,27 +140,27 @@ class CameraSource:
             ok, frame = self._cap.read()
             if ok:
                 if frame.shape[0] * frame.shape[1] > self.max_pixels:
-                    raise SourceError(f"stream {redact(str(self.device))!r}: a {frame.shape[1]}x{frame.shape[0]} "
+                    raise SourceError(f"stream {self.name!r}: a {frame.shape[1]}x{frame.shape[0]} "
                                       f"frame is over the {self.max_pixels:.3g}-pixel limit")
                 failures = 0
                 got += 1
                 yield frame
                 continue
             if self.length > 0:
-                print(f"stream {redact(str(self.device))} ended after {got} frames", file=sys.stderr)
+                print(f"stream {self.name} ended after {got} frames", file=sys.stderr)
                 return
             if failures == 0:       # a session of frames has just ended
                 short = short + 1 if time.monotonic() - start < SHORT_SESSION else 0
                 if short > self.retries:
-                    print(f"stream {redact(str(self.device))} keeps ending right after it opens ({short} times): "
+                    print(f"stream {self.name} keeps ending right after it opens ({short} times): "
                           f"taking it as ended", file=sys.stderr)
                     return
             failures += 1
             if failures > self.retries:
-                print(f"camera {redact(str(self.device))} stopped delivering frames; ending the run", file=sys.stderr)
+                print(f"camera {self.name} stopped delivering frames; ending the run", file=sys.stderr)
                 return
             delay = min(2.0, self.backoff * 2 ** failures)
-            print(f"camera {redact(str(self.device))}: read failed, reopening in {delay:.2f} s "
+            print(f"camera {self.name}: read failed, reopening in {delay:.2f} s "
                   f"({failures}/{self.retries})", file=sys.stderr)
             time.sleep(delay)
             self._cap.release()
