@@ -46,6 +46,7 @@ class ModelConfig:
     shared_model: bool = False
     space_to_depth: int = 1
     temporal: bool = False   # also takes the previous output, aligned (video.frames >= 2 trains it)
+    noise_input: bool = False   # also takes the noise std at each pyramid level (noise_0 ...)
 
     @property
     def channels(self) -> int:

@@ -116,6 +116,13 @@ def validate(cfg: "PipelineConfig", model_types: Sequence[str],
         raise ConfigError("loss.level_multiplier: supervises the coarse pyramid levels, but "
                           "model.levels = 1; set model.levels >= 2 or level_multiplier to 0")
     _camera_noise(d.camera_noise, d.input_shape)
+    if m.noise_input and list(t.iterations_choice) != [1]:
+        raise ConfigError(f"train.iterations_choice: a noise-conditioned model (model.noise_input) "
+                          f"trains on one pass (a second pass would need the first output's noise "
+                          f"map); set [1], got {t.iterations_choice}")
+    if m.noise_input and m.temporal:
+        raise ConfigError("model.noise_input: a temporal model measures the frame's noise itself "
+                          "(its blends' noise scale); set noise_input or temporal to false")
     _video(cfg.video, m)
     if m.temporal and t.distribute != "none":
         raise ConfigError(f"train.distribute: temporal models train on one device (the video loop has "

@@ -50,6 +50,9 @@ class AutodiffBackend:
         from bfcnn.trainer import jacobian
         self._j = jacobian
         self.built, cfg = jacobian.load_run(run_dir)
+        if cfg.model.noise_input:
+            raise ValueError(f"{run_dir} trains a noise-conditioned model: its output is a filter of the "
+                             f"frame plus a term of its noise map, which explain does not show yet")
         self.name = os.path.basename(os.path.normpath(run_dir))
         self.channels, self.stride = cfg.model.channels, 2 ** (cfg.model.levels - 1)
 

@@ -45,6 +45,7 @@ class ModelCard:
     fine_tuned_from: Dict = field(default_factory=dict)   # {} when trained from scratch
     architecture: Dict = field(default_factory=dict)      # the pipeline's model section
     temporal: bool = False   # also takes the previous output (VideoDenoiser), inputs prev_0 ...
+    noise_input: bool = False   # also takes noise maps, inputs noise_0 ... (runtime/noise_maps.py)
     onnx: Dict = field(default_factory=dict)   # {} or the float model as ONNX: file, sha256, bytes, ...
     directory: str = ""
 
@@ -115,6 +116,8 @@ def _check_card(d: Dict, path: str) -> None:
         bad("bias_free", "true or false")
     if not isinstance(d.get("temporal", False), bool):
         bad("temporal", "true or false")
+    if not isinstance(d.get("noise_input", False), bool):
+        bad("noise_input", "true or false")
     vr = d.get("value_range", [0.0, 255.0])
     if not (isinstance(vr, (list, tuple)) and len(vr) == 2 and all(isinstance(v, (int, float)) for v in vr)):
         bad("value_range", "[min, max]")

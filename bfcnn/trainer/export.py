@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import cv2
 import numpy as np
 
+from bfcnn.runtime import noise, noise_maps
 from bfcnn.runtime.files import atomic_write_bytes
 from bfcnn.zoo import ModelCard, card_bytes
 from bfcnn.config import COLOR_MODES, PipelineConfig, parse_pipeline, resolve_path, to_dict
@@ -106,9 +107,10 @@ def _check_request(cfg: PipelineConfig, quantizations: Sequence[str], calibratio
     for q in quantizations:
         if q not in QUANTIZATIONS:
             raise ExportError(f"--quantization {q!r} is not valid; choose from {', '.join(QUANTIZATIONS)}")
-        if q == "int8" and cfg.model.temporal:
-            raise ExportError("--quantization int8: not implemented for temporal models (the past's "
-                              "input needs its own calibration); export none, float16 or dynamic")
+        if q == "int8" and (cfg.model.temporal or cfg.model.noise_input):
+            what = "the past's" if cfg.model.temporal else "the noise maps'"
+            raise ExportError(f"--quantization int8: not implemented for {'temporal' if cfg.model.temporal else 'noise-conditioned'} "
+                              f"models ({what} input needs its own calibration); export none, float16 or dynamic")
     if calibration_sigma is None:
         calibration_sigma = int8.default_calibration_sigma(cfg)
     if not calibration_sigma > 0:
@@ -118,10 +120,11 @@ def _check_request(cfg: PipelineConfig, quantizations: Sequence[str], calibratio
 
 
 def _prune(run: _Run, built, cfg: PipelineConfig) -> _Run:
-    """Drop a top level whose network is dead on the calibration set (temporal models keep
-    theirs); run.cfg / run.built are the model that is exported."""
+    """Drop a top level whose network is dead on the calibration set (temporal and
+    noise-conditioned models keep theirs: their extra inputs are per level); run.cfg / run.built
+    are the model that is exported."""
     run.cfg, run.built = cfg, built
-    if cfg.model.temporal:
+    if cfg.model.temporal or cfg.model.noise_input:
         return run
     calib_pyramids = [numpy_pyramid(c, cfg.model.levels) for c in run.calib]   # pruning keeps a prefix
     run.built, model_cfg, run.pruned = dead_levels.prune_dead_levels(built, cfg.model, calib_pyramids,
@@ -154,6 +157,9 @@ def _reference(run: _Run, check_image: str, sigma: float) -> None:
     noisy = np.clip(np.round(clean * 255 + rng.normal(0, sigma, clean.shape)), 0, 255) / 255.0
     noisy = noisy.astype(np.float32)
     pyr = numpy_pyramid(noisy, levels)
+    if run.cfg.model.noise_input:   # the maps of the check frame's own noise, as a profile gives them
+        pyr = pyr + noise_maps.level_maps(noise.from_pair(noisy, clean), [p[0] for p in pyr])
+        pyr = pyr[:levels] + [m[None] for m in pyr[levels:]]
     if run.cfg.model.temporal:   # a past near the frame (a blurred clean image), so the blend counts
         past = cv2.GaussianBlur(clean.astype(np.float32), (0, 0), 1.0).reshape(clean.shape)
         pyr = pyr + numpy_pyramid(past, levels)
@@ -207,6 +213,7 @@ def _card(run: _Run, name: str, sigma: float) -> Dict:
         "levels": cfg.model.levels, "halo": built.halo, "stride": 2 ** (cfg.model.levels - 1),
         "bias_free": built.bias_free, "macs_per_pixel": built.macs_per_pixel,
         **({"temporal": True, "training_video": dataclasses.asdict(cfg.video)} if cfg.model.temporal else {}),
+        **({"noise_input": True} if cfg.model.noise_input else {}),
         "parameters": int(built.core.count_params()),
         "training_noise": {"additive_sigma": [min(noise), max(noise)] if noise else [],
                            "sampling": cfg.dataset.noise_sampling,

@@ -206,3 +206,17 @@ class NoiseScale(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], 1, 1, 1)
+
+
+@keras.saving.register_keras_serializable(package="bfcnn")
+class NoiseMaps(keras.layers.Layer):
+    """A noise-conditioned model's maps from per-crop stds: inputs [g_0, ..., g_{L-1}, stds] with
+    stds [B, L, C] (the noise std of each level and channel, bfcnn.runtime.noise_maps); returns
+    L maps, map k [B, h_k, w_k, C] = stds[:, k] at every pixel of g_k."""
+
+    def call(self, inputs):
+        levels, stds = inputs[:-1], inputs[-1]
+        return [ops.ones_like(g) * stds[:, k, None, None, :] for k, g in enumerate(levels)]
+
+    def compute_output_shape(self, input_shape):
+        return list(input_shape[:-1])

@@ -19,6 +19,7 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from bfcnn.runtime import noise, noise_maps
 from bfcnn.runtime.files import atomic_write_bytes
 from bfcnn.trainer.tflite_convert import numpy_pyramid
 from bfcnn.zoo import ModelCard, ModelError, card_bytes, resolve, verify
@@ -35,7 +36,8 @@ class OnnxExportError(RuntimeError):
 
 def check_pyramid(card: ModelCard) -> List[np.ndarray]:
     """The sample photo (cropped to 256x256, gray for gray models) as the model's inputs, in
-    input order: its pyramid levels [1, h, w, C] float32 in [0, 1], then for a temporal model
+    input order: its pyramid levels [1, h, w, C] float32 in [0, 1], then for a noise-conditioned
+    model their noise maps (noise_maps.level_maps of noise.estimate), for a temporal model
     the pyramid of a blurred copy as the past (close to the frame, so the blend counts)."""
     img = cv2.imread(SAMPLE, cv2.IMREAD_COLOR if card.channels == 3 else cv2.IMREAD_GRAYSCALE)
     if img is None:
@@ -43,6 +45,8 @@ def check_pyramid(card: ModelCard) -> List[np.ndarray]:
     img = img[:256, :256].reshape(min(256, img.shape[0]), min(256, img.shape[1]), card.channels)
     frame = img.astype(np.float32) / np.float32(255.0)
     out = numpy_pyramid(frame, card.levels)
+    if card.noise_input:   # the photo's own noise, estimated as the runtime does without a profile
+        out += [m[None] for m in noise_maps.level_maps(noise.estimate(frame), [lvl[0] for lvl in out])]
     if card.temporal:
         out += numpy_pyramid(cv2.GaussianBlur(frame, (0, 0), 1.0).reshape(frame.shape), card.levels)
     return out

@@ -127,6 +127,11 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None,
                                         f"was the file exported from a model with batchnorm: true?") from None
             mul = widen.widen_scale(mul.reshape(-1), maps.get(_level_of(layer.name)))
             layer.set_weights([mul, np.full_like(mul, 1.0 - layer.epsilon)])
+        elif layer.name.endswith("_stem_n") and not _has_conv(constants, layer.name):
+            # a blind model's file into a noise-conditioned model: the noise map's 1x1 stem is
+            # absent and starts at zero, so the model starts as the blind one (blocks.stem)
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+            continue
         elif layer.__class__.__name__ == "Conv2D" and len(layer.weights) == 1:
             kernel = _conv_kernel(constants, layer.name, tuple(layer.kernel.shape), path, transform)
             layer.set_weights([kernel])
@@ -136,6 +141,14 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None,
                                     f"checkpoint instead")
         loaded += 1
     return loaded
+
+
+def _has_conv(constants: Dict[str, np.ndarray], layer: str) -> bool:
+    try:
+        _find(constants, layer, "convolution")
+        return True
+    except KeyError:
+        return False
 
 
 def _absent_top_levels(core, constants) -> List[int]:

@@ -21,11 +21,11 @@ from bfcnn.config import PipelineConfig
 from bfcnn.trainer import cluster, losses, pruning
 from bfcnn.trainer.checkpoints import build_checkpoint, restore_latest
 from bfcnn.trainer.data.dataset import Prefetcher, load_images
-from bfcnn.trainer.data.noise import training_pair
+from bfcnn.trainer.data.noise import level_stds, training_pair
 from bfcnn.trainer.run_log import (TrainResult, StopFlag, close_run, diverged_at,
                                    log_step, progress_bar, truncate_log, write_run_files)
 from bfcnn.trainer import tflite_weights
-from bfcnn.trainer.layers import ScaleOnlyBatchNorm
+from bfcnn.trainer.layers import NoiseMaps, ScaleOnlyBatchNorm
 from bfcnn.trainer.pyramid import PyrDown, gaussian_pyramid
 from bfcnn.trainer.visualize import image_grid, random_batch_images
 
@@ -104,11 +104,12 @@ def _step_function(cfg: PipelineConfig, built, optimizer, strategy):
     penalize_range = cfg.loss.range_multiplier > 0
     n_levels = cfg.model.levels
 
-    def forward(x):
+    def forward(x, stds=None):
         """(final output, coarse levels' outputs d_1.. or [] when they are not supervised,
         inner tensors for loss.range_multiplier or []). One model for every case: `activations`
-        computes exactly what `full` does and only hands out more of its tensors."""
-        outs = built.activations(x, training=True)
+        computes exactly what `full` does and only hands out more of its tensors. `stds`: a
+        noise-conditioned model's per-level noise std [B, L, C] (data.noise.level_stds)."""
+        outs = built.activations(x if stds is None else [x, stds], training=True)
         coarse = list(outs[1:n_levels]) if supervise_levels else []
         return outs[0], coarse, list(outs[n_levels:]) if penalize_range else []
 
@@ -116,8 +117,9 @@ def _step_function(cfg: PipelineConfig, built, optimizer, strategy):
     def train_step(clean_u8, noisy_u8, camera, seed, iterations):
         clean, noisy = training_pair(clean_u8, noisy_u8, camera, d, seed)
         targets = gaussian_pyramid(clean, cfg.model.levels, target_down)[1:] if supervise_levels else []
+        stds = level_stds(noisy, clean, n_levels) if cfg.model.noise_input else None
         with tf.GradientTape() as tape:
-            out, coarse, inner = forward(noisy)
+            out, coarse, inner = forward(noisy, stds)
             # `iterations` is a Python int (one trace per value in iterations_choice): a tf.range
             # loop here has no static trip count, which XLA (train.jit_compile) cannot compile
             for _ in range(iterations - 1):
@@ -213,7 +215,8 @@ def _visualize(cfg: PipelineConfig, model, writer, batch, seed, step: int) -> No
     clean, noisy = (x.numpy() for x in training_pair(
         batch.clean[:n], batch.noisy[:n], batch.camera[:n], cfg.dataset, seed))
     with writer.as_default(step=step):
-        tf.summary.image("noisy_denoised_clean", image_grid(noisy, model(noisy).numpy(), clean), step=step)
+        inputs = [noisy, level_stds(noisy, clean, cfg.model.levels)] if cfg.model.noise_input else noisy
+        tf.summary.image("noisy_denoised_clean", image_grid(noisy, model(inputs).numpy(), clean), step=step)
         tf.summary.image("random_batch", random_batch_images(model, cfg.train), step=step)
 
 
@@ -242,8 +245,11 @@ def _recalibrate_batchnorm(cfg: PipelineConfig, built) -> int:
         batches = iter(prefetch)
         pyramids = []
         for i in range(8):
-            _, noisy = training_pair(*next(batches), d, tf.constant([cfg.train.seed + 1, i], tf.int32))
-            pyramids.append([np.asarray(x) for x in gaussian_pyramid(noisy, cfg.model.levels, down)])
+            clean, noisy = training_pair(*next(batches), d, tf.constant([cfg.train.seed + 1, i], tf.int32))
+            levels = gaussian_pyramid(noisy, cfg.model.levels, down)
+            if cfg.model.noise_input:
+                levels = levels + NoiseMaps()(levels + [level_stds(noisy, clean, cfg.model.levels)])
+            pyramids.append([np.asarray(x) for x in levels])
     finally:
         prefetch.close()
     return tflite_weights.recalibrate_batchnorm(built.core, pyramids)

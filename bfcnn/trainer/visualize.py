@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bfcnn.runtime.noise_maps import level_factors
+
 from bfcnn.config import TrainConfig
 
 
@@ -20,9 +22,16 @@ def random_batch_images(model, t: TrainConfig) -> np.ndarray:
     A healthy denoiser turns it into smooth texture; [1, H, W, 3] float32 in [0, 1]."""
     h, w, c = t.random_batch_size
     rng = np.random.default_rng(t.seed)
-    x = rng.random((1, h, w, model.input_shape[-1]), dtype=np.float32)
+    noise_input = len(model.inputs) == 2      # [image, noise std per level] (model.noise_input)
+    channels = model.inputs[0].shape[-1]
+    x = rng.random((1, h, w, channels), dtype=np.float32)
     for _ in range(max(1, t.random_batch_iterations)):
-        x = np.asarray(model(x, training=False))
+        if noise_input:   # told the first pass's truth: uniform noise, std 1/sqrt(12), white
+            levels = model.inputs[1].shape[1]
+            stds = np.repeat(level_factors((), levels)[None, :, None] / np.sqrt(12.0), channels, axis=2)
+            x = np.asarray(model([x, stds.astype(np.float32)], training=False))
+        else:
+            x = np.asarray(model(x, training=False))
     x = np.clip(x, 0.0, 1.0)
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from bfcnn.config import DatasetConfig
+from bfcnn.runtime.noise_maps import WHITE
 
 
 def _blur3(x: tf.Tensor) -> tf.Tensor:
@@ -124,3 +125,20 @@ def training_pair(clean_u8, noisy_u8, camera, d: DatasetConfig, seed: tf.Tensor)
     cam = tf.reshape(tf.cast(camera, tf.float32), [-1, 1, 1, 1]) > 0.5
     cam_noisy = (tf.cast(noisy_u8, tf.float32) - d.min_value) * scale
     return tf.where(cam, clean, gclean), tf.where(cam, cam_noisy, noisy)
+
+
+def level_stds(noisy: tf.Tensor, clean: tf.Tensor, levels: int) -> tf.Tensor:
+    """The noise std of each pyramid level and channel of each crop, float32 [B, levels, C], for a
+    noise-conditioned model (model.noise_input): s_k = s_0 * WHITE[k] * c_k measured on the crop's
+    residual noisy - clean as noise.from_pair measures a photo pair (s_0 per channel: the RMS; c_j:
+    the RMS after j 2x2 area reductions over white noise's, j = 1, 2), so that training sees the
+    maps the runtime builds from a profile (bfcnn/runtime/noise_maps.py)."""
+    r = noisy - clean
+    s0 = tf.sqrt(tf.reduce_mean(tf.square(r), axis=[1, 2]))                # [B, C]
+    full = tf.reduce_mean(tf.square(r), axis=[1, 2, 3]) + 1e-20             # [B]
+    corr = [tf.ones_like(full)]
+    for j in (1, 2):
+        reduced = tf.nn.avg_pool2d(r, 2 ** j, 2 ** j, "VALID")
+        corr.append(tf.sqrt(tf.reduce_mean(tf.square(reduced), axis=[1, 2, 3]) * 4.0 ** j / full))
+    factors = tf.stack([WHITE[k] * corr[min(k, 2)] for k in range(levels)], axis=1)   # [B, L]
+    return tf.stop_gradient(factors[:, :, None] * s0[:, None, :])

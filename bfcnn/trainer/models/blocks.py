@@ -42,17 +42,27 @@ def norm_act(spec: BackboneSpec, x, name: str):
 
 
 def stem(spec: BackboneSpec, x):
-    """First conv. `x` is one tensor, or [g_k, c_k] (a level image and the coarser levels'
-    correction): then conv_g(g_k) + conv_c(c_k), the same function as one conv over their
-    concatenation, but each input keeps its own int8 scale (TFLite's CONCATENATION forces one
-    scale on all its inputs). Not what broke the original-name models' int8 files: with this split
-    they still scored 8 dB; their coarse levels leaving [0, 1] did (see loss.level_multiplier)."""
+    """First conv. `x` is one tensor, or [g_k, c_k, s_k] (a level image, the coarser levels'
+    correction or None at the top level, the level's noise map or None): then conv_g(g_k) +
+    conv_c(c_k) + conv_s(s_k), the same function as one conv over their concatenation, but
+    each input keeps its own int8 scale (TFLite's CONCATENATION forces one scale on all its
+    inputs). Not what broke the original-name models' int8 files: with this split they still
+    scored 8 dB; their coarse levels leaving [0, 1] did (see loss.level_multiplier).
+    The noise map's conv is 1x1 (the map varies slowly; C x filters multiply-adds per pixel)
+    and starts at zero, so a blind model's weights load as the same function: the stem's
+    ReLU then thresholds at a multiple of the noise std, which a bias-free stem alone cannot."""
     if not isinstance(x, (list, tuple)):
         return conv(spec, spec.filters, f"{spec.name}_stem")(x)
-    image, correction = x
-    return keras.layers.Add(name=f"{spec.name}_stem_add")([
-        conv(spec, spec.filters, f"{spec.name}_stem")(image),
-        conv(spec, spec.filters, f"{spec.name}_stem_c")(correction)])
+    image, correction, noise = (list(x) + [None])[:3]
+    terms = [conv(spec, spec.filters, f"{spec.name}_stem")(image)]
+    if correction is not None:
+        terms.append(conv(spec, spec.filters, f"{spec.name}_stem_c")(correction))
+    if noise is not None:
+        terms.append(keras.layers.Conv2D(spec.filters, 1, use_bias=False, kernel_initializer="zeros",
+                                         kernel_regularizer=regularizer(spec), name=f"{spec.name}_stem_n")(noise))
+    if len(terms) == 1:
+        return terms[0]
+    return keras.layers.Add(name=f"{spec.name}_stem_add")(terms)
 
 
 def head(spec: BackboneSpec, x):

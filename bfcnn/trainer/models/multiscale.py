@@ -55,7 +55,7 @@ from keras import ops
 
 from bfcnn.config import ModelConfig, bias_free_breakers
 from bfcnn.trainer import registry
-from bfcnn.trainer.layers import NoiseScale, TemporalBlend
+from bfcnn.trainer.layers import NoiseMaps, NoiseScale, TemporalBlend
 from bfcnn.trainer.pyramid import DepthToSpace, SpaceToDepth, Upsample2x, gaussian_pyramid
 
 TRUST_LOGIT_INIT = -3.0   # a temporal model's blends start at trust sigmoid(-3) = 0.05
@@ -112,6 +112,8 @@ def macs_per_pixel(cfg: ModelConfig) -> float:
         s2 = _block(cfg, level) ** 2                   # unshuffled: s^2 x channels, 1/s^2 pixels
         c_in = (c if level == cfg.levels - 1 else 2 * c) * s2
         per = k2 * (c_in * f + n * f * f + f * c * s2) + (2 * c if cfg.temporal else 0)   # the blend's channel sums
+        if cfg.noise_input:
+            per += c * s2 * f                          # the noise map's 1x1 stem
         if cfg.type == "gatenet":
             per += n * f * f
         total += per / 4 ** level / s2
@@ -141,8 +143,16 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
     levels_in = [keras.Input(shape=(None, None, c), name=f"level_{k}") for k in range(cfg.levels)]
     prev_in = [keras.Input(shape=(None, None, c), name=f"prev_{k}") for k in range(cfg.levels)] \
         if cfg.temporal else []
-    inputs = levels_in + prev_in
+    noise_in = [keras.Input(shape=(None, None, c), name=f"noise_{k}") for k in range(cfg.levels)] \
+        if cfg.noise_input else []
+    inputs = levels_in + noise_in + prev_in
     top = cfg.levels - 1
+
+    def stem_inputs(k, correction):
+        """What level k's stem takes: g_k, or [g_k, c_k] / [g_k, c_k, s_k] (see blocks.stem)."""
+        if not cfg.noise_input:
+            return levels_in[k] if correction is None else [levels_in[k], correction]
+        return [levels_in[k], correction, noise_in[k]]
 
     noise = None
     if cfg.temporal:   # the frame's noise scale, from the finest band of level 1 (or 0)
@@ -167,18 +177,18 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
         s = _block(cfg, k)
         if s == 1:
             return builder(x, _spec(cfg, k, regularization))
-        x = [SpaceToDepth(s, name=f"level{k}_s2d_{i}")(t) for i, t in enumerate(x)] \
+        x = [None if t is None else SpaceToDepth(s, name=f"level{k}_s2d_{i}")(t) for i, t in enumerate(x)] \
             if isinstance(x, list) else SpaceToDepth(s, name=f"level{k}_s2d")(x)
         return DepthToSpace(s, name=f"level{k}_d2s")(builder(x, _spec(cfg, k, regularization)))
 
-    corr, z = blend(top, cfg.output_multiplier * level_net(top, levels_in[top]))
+    corr, z = blend(top, cfg.output_multiplier * level_net(top, stem_inputs(top, None)))
     outputs = [corr if cfg.temporal and top == 0 else levels_in[top] + corr]
     for k in reversed(range(top)):
         if cfg.stop_grads:
             corr = ops.stop_gradient(corr)
         up_c = Upsample2x(name=f"up_c{k}")(corr)
         up_z = DepthToSpace(2, name=f"up_trust{k}")(z) if z is not None else None
-        residual = level_net(k, [levels_in[k], up_c])
+        residual = level_net(k, stem_inputs(k, up_c))
         corr, z = blend(k, up_c + cfg.output_multiplier * residual, up_z)
         outputs.insert(0, corr if cfg.temporal and k == 0 else levels_in[k] + corr)
     d = _finish(cfg, outputs[0])
@@ -191,6 +201,10 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
 
     image = keras.Input(shape=(None, None, c), name="image")
     pyramid = gaussian_pyramid(image, cfg.levels)
+    if cfg.noise_input:   # full: [image, noise std per level and channel, [B, levels, C]]
+        stds = keras.Input(shape=(cfg.levels, c), name="noise_std")
+        image = [image, stds]
+        pyramid = pyramid + NoiseMaps(name="noise_maps")(pyramid + [stds])
     if cfg.temporal:   # full: [image, previous output aligned to it]
         past = keras.Input(shape=(None, None, c), name="past")
         image = [image, past]
