@@ -115,6 +115,11 @@ class NoiseProfile:
                             self.correlation, self.camera, self.size, dict(self.settings), self.frames,
                             self.source)
 
+    def channel(self, i: int) -> "NoiseProfile":
+        """The profile of channel i alone (a gray model run on each plane of a colour frame)."""
+        return NoiseProfile(self.intensity, (self.std[i],), self.correlation, self.camera, self.size,
+                            dict(self.settings), self.frames, self.source)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["intensity"], d["size"] = list(self.intensity), list(self.size)
@@ -202,20 +207,22 @@ def estimate(frame: np.ndarray, block: int = 8, flat: float = FLAT_SHARE) -> Noi
     if bh * bw < MIN_SAMPLES:
         raise ValueError(f"a {w}x{h} frame has too few {block}x{block} blocks to estimate its noise "
                          f"(at least {MIN_SAMPLES}); use a larger frame or a stream (frame averaging measures it)")
-    blocks = x[:bh * block, :bw * block].reshape(bh, block, bw, block, c).transpose(0, 2, 1, 3, 4) \
-        .reshape(bh * bw, block, block, c)
-    # least-squares plane per block and channel: the basis 1, y, x is orthogonal on a centred grid
-    t = np.arange(block, dtype=np.float32) - np.float32((block - 1) / 2.0)
-    ty, tx = t[:, None], t[None, :]
-    mean = blocks.mean(axis=(1, 2), keepdims=True)
-    gy = (blocks * ty[None, :, :, None]).sum(axis=(1, 2), keepdims=True) / np.float32(block * np.sum(t * t))
-    gx = (blocks * tx[None, :, :, None]).sum(axis=(1, 2), keepdims=True) / np.float32(block * np.sum(t * t))
-    res = blocks - mean - gy * ty[None, :, :, None] - gx * tx[None, :, :, None]
-    dof = block * block - 3
-    var = np.square(res).sum(axis=(1, 2)) / np.float32(dof)                       # [B, C]
+    x = x[:bh * block, :bw * block]
     half = block // 2
-    red = res.reshape(-1, half, 2, half, 2, c).mean(axis=(2, 4))
-    var_red = np.square(red).sum(axis=(1, 2)) / np.float32(half * half)          # [B, C]
+    # least-squares plane per block and channel: the basis 1, y, x is orthogonal on a centred
+    # grid, so each coefficient is one block mean (OpenCV's area resize: whole blocks, exact)
+    t = np.arange(block, dtype=np.float32) - np.float32((block - 1) / 2.0)
+    ty = np.tile(t, bh)[:, None, None]
+    tx = np.tile(t, bw)[None, :, None]
+    mean = _block_means(x, block)                                                # [bh, bw, C]
+    d = x - _blocks_up(mean, block)
+    per = np.float32(block / np.sum(t * t))                # block mean of d * t -> the slope
+    gy, gx = _block_means(d * ty, block) * per, _block_means(d * tx, block) * per
+    res = d - _blocks_up(gy, block) * ty - _blocks_up(gx, block) * tx
+    dof = block * block - 3
+    var = (_block_means(res * res, block) * np.float32(block * block / dof)).reshape(-1, c)   # [B, C]
+    red = _block_means(res, 2)                              # the residual's 2x2 means
+    var_red = _block_means(red * red, half).reshape(-1, c)                      # [B, C]
     bgr = mean.reshape(-1, c)
     luma = bgr @ np.array([0.114, 0.587, 0.299], np.float32) if c == 3 else bgr[:, 0]
     total = var.mean(axis=1)
@@ -237,6 +244,37 @@ def estimate(frame: np.ndarray, block: int = 8, flat: float = FLAT_SHARE) -> Noi
     std = np.sqrt(np.asarray(level).T / bias)                                   # [C, K]
     return NoiseProfile(tuple(intensity), tuple(tuple(float(v) for v in row) for row in std),
                         (round(corr, 4),), size=(h, w), frames=1, source="frame")
+
+
+def _block_means(x: np.ndarray, f: int) -> np.ndarray:
+    """float32 [H/f, W/f, C]: the means of x's f x f blocks (x [H, W, C], sides multiples of f)."""
+    h, w, c = x.shape
+    return cv2.resize(x, (w // f, h // f), interpolation=cv2.INTER_AREA).reshape(h // f, w // f, c)
+
+
+def _blocks_up(m: np.ndarray, f: int) -> np.ndarray:
+    """[h*f, w*f, C]: each value of m [h, w, C] repeated over its f x f block."""
+    return np.repeat(np.repeat(m, f, axis=0), f, axis=1)
+
+
+def can_estimate(shape: Tuple[int, ...], block: int = 8) -> bool:
+    """Whether a frame of this shape ([H, W] or [H, W, C]) has the blocks estimate() needs."""
+    return (shape[0] // block) * (shape[1] // block) >= MIN_SAMPLES
+
+
+def rough(frame: np.ndarray) -> NoiseProfile:
+    """A frame too small for estimate() (can_estimate): one std per channel for every intensity,
+    from the median absolute difference of horizontal neighbours (MAD / 0.6745 / sqrt 2: white
+    noise's reading, so correlated noise reads low), std 0 for frames under 2 pixels wide; same
+    frames as estimate(). Scales with the frame like every estimate here."""
+    scale = np.float32(1.0 / 255.0) if frame.dtype == np.uint8 else np.float32(1.0)
+    x = frame.astype(np.float32) * scale
+    if x.ndim == 2:
+        x = x[:, :, None]
+    d = np.abs(np.diff(x, axis=1)).reshape(-1, x.shape[2])
+    std = np.median(d, axis=0) / (0.6745 * math.sqrt(2.0)) if d.size else np.zeros(x.shape[2])
+    return NoiseProfile((0.0,), tuple((float(v),) for v in std), size=(x.shape[0], x.shape[1]),
+                        frames=1, source="frame")
 
 
 def nearest(profiles, settings: Dict[str, float]) -> NoiseProfile:
