@@ -258,19 +258,22 @@ class Picamera2Source:
 class SyntheticCamera:
     """A live source that produces frames at a fixed rate in real time: a moving pattern plus
     Gaussian noise (sigma on the 0-255 scale), uint8 HxWx3 BGR (or HxW with channels=1); a ring
-    of `ring` distinct frames is made up front and cycled (each yield is a fresh copy).
-    For tests, soak runs and benchmarks; `count=None` runs until closed."""
+    of `ring` distinct frames is made up front and cycled (each yield is a fresh copy). The
+    pattern pans 3 px a frame out and back (0, 3, ... then back to 3), so the cycle has no jump a
+    stream would take for a cut. For tests, soak runs and benchmarks; `count=None` runs until closed."""
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, count: Optional[int] = 100,
                  sigma: float = 20.0, channels: int = 3, seed: int = 0, ring: int = 8) -> None:
         self.width, self.height, self.fps, self.count = width, height, fps, count
         self.sigma, self.channels = sigma, channels
+        if ring < 1:
+            raise ValueError(f"ring must be >= 1 frame, got {ring}")
         rng = np.random.default_rng(seed)
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
         base = 128 + 60 * np.sin(xx / 23.0) * np.cos(yy / 17.0)
         self._ring = []   # frames made up front, so producing one costs a copy, not a noise draw
         for i in range(ring):
-            img = np.roll(base, 3 * i, axis=1)
+            img = np.roll(base, 3 * min(i, ring - i), axis=1)
             if channels == 3:
                 img = np.stack([img, np.roll(img, 40, axis=0), 255 - img], axis=-1)
             noisy = img + rng.normal(0, sigma, img.shape).astype(np.float32)
