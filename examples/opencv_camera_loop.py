@@ -18,6 +18,11 @@ def main() -> None:
     p.add_argument("--max-frames", type=int, default=100)
     p.add_argument("--show", action="store_true", help="open a window (needs a display)")
     args = p.parse_args()
+    if args.show:
+        from bfcnn.runtime.sinks import window_problem
+        problem = window_problem()
+        if problem:
+            raise SystemExit(f"--show: {problem}")
     source = int(args.source) if args.source.isdigit() else args.source
     cap = cv2.VideoCapture(source)
     if not cap.isOpened():

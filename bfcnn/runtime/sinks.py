@@ -4,6 +4,7 @@ Each sink has write(Frame) and close(); the pipeline calls them from one thread.
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from typing import Callable, List, Optional
@@ -16,16 +17,42 @@ from bfcnn.runtime.pipeline import Frame, StopRun
 
 
 class VideoSink:
-    """The denoised stream as a video at `fps` (the source's), same size as the input."""
+    """The denoised stream as a video at `fps` (the source's), same size as the input.
 
-    def __init__(self, path: str, fps: float) -> None:
+    keep_time: for live sources, which drop frames when the denoiser is slower than the camera
+    (and may deliver fewer than `fps`): each frame fills the output slots (1/fps apart) up to its
+    capture time, repeating the previous one, so the file plays as long as the capture took (19
+    processed frames of 2.7 s were once written as 0.63 s). A gap is filled up to MAX_GAP
+    seconds. close() says how many frames were repeats."""
+
+    MAX_GAP = 5.0
+
+    def __init__(self, path: str, fps: float, keep_time: bool = False) -> None:
         self.file = VideoFile(path, fps)
+        self.fps, self.keep_time, self.path = fps, keep_time, path
+        self._start: Optional[float] = None
+        self._slot = -1          # the last output slot written
+        self.written = self.repeats = 0
 
     def write(self, frame: Frame) -> None:
-        self.file.write(frame.output)
+        copies = 1
+        if self.keep_time:
+            if self._start is None:
+                self._start = frame.captured
+            slot = int(round((frame.captured - self._start) * self.fps))
+            copies = max(1, min(slot - self._slot, int(self.MAX_GAP * self.fps)))
+            self._slot = max(slot, self._slot + 1)
+        for _ in range(copies):
+            self.file.write(frame.output)
+        self.written += copies
+        self.repeats += copies - 1
 
     def close(self) -> None:
         self.file.close()
+        if self.keep_time and self.repeats:
+            print(f"note: {self.path}: {self.written} frames at {self.fps:g} frames/s, {self.repeats} of them "
+                  f"repeats of the frame before (frames the denoiser dropped or the source did not "
+                  f"deliver), so it plays in the capture's time", file=sys.stderr)
 
 
 class ImageSink:
@@ -97,10 +124,33 @@ class View:
         return view
 
 
+def window_problem() -> Optional[str]:
+    """Why OpenCV cannot open a window here (None: it can). pip's runtime install brings
+    opencv-python-headless, which has no windows (servers, Pi, Jetson); a desktop OpenCV on Linux
+    needs a display server."""
+    import os
+    import sys
+    info = cv2.getBuildInformation()
+    gui = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.strip().startswith("GUI:")), "")
+    if gui.upper() == "NONE":
+        return ("this OpenCV has no windows (opencv-python-headless, what the runtime installs): watch "
+                "in a browser instead (bfcnn-runtime --serve 8080), or install a desktop OpenCV (pip uninstall "
+                "opencv-python-headless && pip install opencv-python; on a Pi or Jetson use the system's: "
+                "see the README's Raspberry Pi / Jetson install)")
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return ("no display here (DISPLAY is not set, e.g. over ssh): watch in a browser instead "
+                "(bfcnn-runtime --serve 0.0.0.0:8080)")
+    return None
+
+
 class DisplaySink:
-    """An OpenCV window. Keys: q / Esc quit, s toggles side-by-side / split, o the overlay."""
+    """An OpenCV window. Keys: q / Esc quit, s toggles side-by-side / split, o the overlay.
+    Refused at construction (ValueError naming the fix) where no window can open."""
 
     def __init__(self, title: str = "bfcnn: noisy | denoised", view: Optional[View] = None) -> None:
+        problem = window_problem()
+        if problem:
+            raise ValueError(f"--display: {problem}")
         self.title, self.view = title, view or View()
 
     def write(self, frame: Frame) -> None:

@@ -46,7 +46,9 @@ def test_one_runtime_denoises_another_runtimes_stream(mjpeg_server, tmp_path):
     data = json.loads(stats.read_text())
     assert data["processed"] == 8 and data["temporal_model"] == "frame averaging + edge_color_realtime"
     frames = list(video_frames(str(out))[1])
-    assert len(frames) == 8
+    # the 8 denoised frames, each repeated over the time the served stream took to deliver it
+    seconds = data["captured"] / data["capture_fps"]
+    assert 8 <= len(frames) and abs(len(frames) / 30.0 - seconds) < 0.25 * seconds + 0.1, (len(frames), data)
     assert frames[0].shape == (120, 320, 3)              # the served view: noisy | denoised
     assert frames[-1].std() > 5                          # a picture, not a blank frame
 
