@@ -63,7 +63,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from bfcnn.trainer.export import ExportError, export
+    try:
+        from bfcnn.trainer.export import ExportError, export
+    except ImportError as exc:   # a runtime-only install: bfcnn.trainer says what to install
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     name = args.name or os.path.basename(os.path.normpath(args.output_directory))
     try:
         card = export(cfg, args.checkpoint_directory, args.output_directory, name,
@@ -90,7 +94,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _onnx_only(model: str) -> int:
-    from bfcnn.trainer.onnx_export import OnnxExportError, add_onnx
+    try:
+        from bfcnn.trainer.onnx_export import OnnxExportError, add_onnx
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         path, entry = add_onnx(model)
     except OnnxExportError as exc:

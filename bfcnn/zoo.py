@@ -178,8 +178,8 @@ def read_onnx(card: ModelCard) -> Tuple[str, bytes]:
     checked, for ONNX Runtime to build its session from."""
     if not card.onnx:
         raise ModelError(f"model {card.name!r} has no ONNX file; write one beside its card with "
-                         f"python -m bfcnn.export --onnx-only {card.directory} (needs pip install "
-                         f"bfcnn[train]), or use backend='litert'")
+                         f"python -m bfcnn.export --onnx-only {card.directory} (needs the "
+                         f"trainer: pip install -e \".[train]\"), or use backend='litert'")
     path = os.path.join(card.directory, card.onnx["file"])
     return path, _checked_bytes(card, card.onnx, path, "its ONNX file")
 

@@ -5,7 +5,7 @@ inputs ordered by `input_order`), so Denoiser and VideoDenoiser run either throu
 interface. The ONNX file is the model's float TFLite file converted by tf2onnx at export
 (python -m bfcnn.export --to-onnx), checked there to agree with it within 1e-4.
 
-ONNX Runtime is an optional extra (pip install bfcnn[onnx], or onnxruntime-gpu on a Jetson);
+ONNX Runtime is an optional extra (pip install -e ".[onnx]", or onnxruntime-gpu on a Jetson);
 the default install never imports it. The execution provider is the best one the installed
 ONNX Runtime offers: TensorRT, then CUDA, then CPU; `provider` says which one runs.
 """
@@ -24,7 +24,7 @@ def _onnxruntime():
     try:
         import onnxruntime
     except ImportError:
-        raise ImportError("backend 'onnxruntime' needs ONNX Runtime: pip install bfcnn[onnx] "
+        raise ImportError("backend 'onnxruntime' needs ONNX Runtime: pip install onnxruntime "
                           "(on a Jetson: NVIDIA's onnxruntime-gpu wheel, see the README), or use "
                           "backend='litert'") from None
     return onnxruntime

@@ -18,12 +18,16 @@ try:
     BACKEND = "cpp"
 except ImportError as _exc:  # not built: say so, never silently
     if os.environ.get("BFCNN_REQUIRE_CPP") == "1":
-        raise ImportError("bfcnn's C++ pyramid op is not built; run `pip install .` from the repo "
-                          "root (BFCNN_REQUIRE_CPP=1 forbids the numpy fallback)") from _exc
+        raise ImportError("bfcnn's C++ pyramid op is not built; run `pip install -e .` from the repo "
+                          "root, which builds it in place (BFCNN_REQUIRE_CPP=1 forbids the numpy "
+                          "fallback)") from _exc
     _ext = None
     BACKEND = "numpy"
-    warnings.warn("bfcnn C++ pyramid op not built; using the slower numpy fallback "
-                  "(run `pip install .` to build it)", RuntimeWarning, stacklevel=2)
+    warnings.warn(f"bfcnn's C++ pyramid op is not built in {os.path.dirname(os.path.abspath(__file__))}; "
+                  f"using the slower numpy pyramid. In a source checkout run `pip install -e .` (it builds "
+                  f"the op in place; `pip install .` builds it into site-packages only, which Python "
+                  f"started in the checkout does not import); elsewhere reinstall with a C++ compiler",
+                  RuntimeWarning, stacklevel=2)
 
 _K = np.array([1.0, 4.0, 6.0, 4.0, 1.0], dtype=np.float32)
 

@@ -56,7 +56,7 @@ def _tf2onnx():
     try:
         import tf2onnx
     except ImportError:
-        raise OnnxExportError("--to-onnx needs tf2onnx: pip install bfcnn[train]") from None
+        raise OnnxExportError("--to-onnx needs tf2onnx: pip install -e \".[train]\" (from the repository root)") from None
     return tf2onnx
 
 

@@ -8,7 +8,9 @@ refused, because plain LiteRT on a Pi cannot run it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 from typing import List, Sequence
 
 import numpy as np
@@ -34,7 +36,8 @@ def numpy_pyramid(img: np.ndarray, levels: int) -> List[np.ndarray]:
 
 def convert(core: tf.keras.Model, levels: int, quantization: str, calib: Sequence[np.ndarray]) -> bytes:
     """One TFLite flatbuffer of `core`, builtin ops only. Raises ExportError on Flex ops."""
-    converter = tf.lite.TFLiteConverter.from_keras_model(core)
+    with contextlib.redirect_stdout(io.StringIO()):   # Keras prints every input's TensorSpec here
+        converter = tf.lite.TFLiteConverter.from_keras_model(core)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -53,7 +56,8 @@ def convert(core: tf.keras.Model, levels: int, quantization: str, calib: Sequenc
                 yield {f"level_{k}": lvl for k, lvl in enumerate(pyr)}
         converter.representative_dataset = representative
     try:
-        return converter.convert()
+        with contextlib.redirect_stdout(io.StringIO()):
+            return converter.convert()
     except Exception as exc:  # the converter raises several types; name the cause and stop
         text = str(exc)
         why = (" (a layer needs Select-TF / Flex ops, which plain LiteRT on a Pi cannot run; "
