@@ -240,7 +240,7 @@ class Picamera2Source:
             elif self.gray:
                 yield arr[:h, :w]           # Y plane: the first `height` rows
             else:
-                yield cv2.cvtColor(np.ascontiguousarray(arr[: h * 3 // 2, :w]), cv2.COLOR_YUV2BGR_I420)
+                yield i420_to_bgr(arr, h, w)
 
     def settings(self) -> Dict[str, float]:
         """The sensor's setting now, from the frame metadata (analogue and digital gain,
@@ -253,6 +253,21 @@ class Picamera2Source:
     def close(self) -> None:
         self.cam.stop()
         self.cam.close()
+
+
+def i420_to_bgr(arr: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Picamera2's YUV420 array (uint8 [h * 3 / 2, stride], stride >= w: rows padded as libcamera
+    aligns them) as BGR uint8 [h, w, 3]. The planes lie one after the other in memory: Y as h
+    rows of `stride`, then U and V each as h / 2 rows of stride / 2, so each plane is cut out of
+    the flat buffer before the padding is dropped (cropping the 2-D array would mix chroma rows)."""
+    stride = arr.shape[1]
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    y = flat[: h * stride].reshape(h, stride)[:, :w]
+    c = (h // 2) * (stride // 2)
+    u = flat[h * stride: h * stride + c].reshape(h // 2, stride // 2)[:, : w // 2]
+    v = flat[h * stride + c: h * stride + 2 * c].reshape(h // 2, stride // 2)[:, : w // 2]
+    i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(h * 3 // 2, w)
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
 
 
 class SyntheticCamera:

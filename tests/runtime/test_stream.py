@@ -182,6 +182,7 @@ def fake_picamera2(monkeypatch):
     sys.path.insert(0, os.path.join(HERE, "..", "fakes"))
     import picamera2
     monkeypatch.setitem(sys.modules, "picamera2", picamera2)
+    picamera2.calls.clear()          # a module-level record: each test sees only its own calls
     yield picamera2
     sys.path.pop(0)
 
@@ -199,8 +200,9 @@ def test_picamera2_main_stream_gives_bgr(fake_picamera2):
         cameras.Picamera2Source(64, 48, 30, isp_denoise="max")
     frame = next(src.frames())
     assert frame.shape == (48, 64, 3) and tuple(frame[0, 0]) == (200, 100, 50)
+    closed = fake_picamera2.calls.count(("close", 0))
     src.close()
-    assert ("close", 0) in fake_picamera2.calls
+    assert fake_picamera2.calls.count(("close", 0)) == closed + 1
 
 
 def test_picamera2_lores_luma_path_for_gray_models(fake_picamera2):
@@ -210,8 +212,11 @@ def test_picamera2_lores_luma_path_for_gray_models(fake_picamera2):
     assert frame.shape == (48, 64) and frame[0, 7] == 97        # the Y plane, untouched
     colour = cameras.Picamera2Source(64, 48, 15, stream="lores")
     bgr = next(colour.frames())
-    assert bgr.shape == (48, 64, 3)
-    assert abs(int(bgr[0, 7, 1]) - 97) <= 3                      # U = V = 128: grey, value = luma
+    y, u, v = fake_picamera2.planes(48, 64)                      # what the rows hold, unpadded
+    want = cv2.cvtColor(np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(72, 64), cv2.COLOR_YUV2BGR_I420)
+    swapped = cv2.cvtColor(np.concatenate([y.ravel(), v.ravel(), u.ravel()]).reshape(72, 64), cv2.COLOR_YUV2BGR_I420)
+    assert bgr.shape == (48, 64, 3) and np.array_equal(bgr, want)
+    assert np.abs(want.astype(int) - swapped).max() > 20         # the fake's chroma tells U from V
 
 
 def test_picamera2_missing_names_the_package(monkeypatch):
