@@ -267,3 +267,15 @@ def test_raw_is_the_unclipped_output_of_a_float_frame():
     assert raw.min() < -0.01 and raw.max() > 1.01         # the clipped noise's mean is undone: not clipped
     expected = np.clip(frame + np.float32(0.5) * (raw - frame), 0.0, 1.0)
     np.testing.assert_allclose(den(frame), expected, atol=1e-6)
+
+
+def test_a_gray_model_denoises_each_channel_of_a_colour_frame_on_its_own():
+    """README: gray model on a colour frame, each channel denoised separately: by value, each
+    output plane is what the plane alone gives (a mix-up of planes or a shared pass fails)."""
+    rng = np.random.default_rng(7)
+    frame = np.clip(rng.normal(128, 30, (40, 56, 3)), 0, 255).astype(np.uint8)
+    frame[:, :, 2] = 255 - frame[:, :, 0]          # planes that differ
+    den = Denoiser("edge_gray_realtime", num_threads=2)
+    out = den(frame)
+    for c in range(3):
+        assert np.array_equal(out[:, :, c], den(np.ascontiguousarray(frame[:, :, c])))

@@ -44,8 +44,10 @@ def test_bad_strength_is_refused_with_the_range(bad):
         Denoiser(num_threads=1, strength=bad)
 
 
-def test_cli_strength_out_of_range_exits_2(capsys):
-    assert cli_main(["--strength", "2", "--max-frames", "1", "--output", "/tmp/never.mp4"]) == 2
+def test_cli_strength_out_of_range_exits_2(capsys, tmp_path):
+    never = tmp_path / "never.mp4"
+    assert cli_main(["--strength", "2", "--max-frames", "1", "--output", str(never)]) == 2
+    assert not never.exists()
     assert "strength must be" in capsys.readouterr().err
 
 

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 from tests.conftest import REPO
@@ -35,24 +34,27 @@ def _config(tmp_path, steps):
 
 
 def _start(config, model_dir):
+    """Two workers; their temporary folders (the non-chief's write_dir) go under the run's
+    parent's tmp/, not the system's."""
     ports = _ports()
+    tmp = os.path.join(os.path.dirname(str(model_dir)), "tmp")
+    os.makedirs(tmp, exist_ok=True)
     procs = []
     for index in range(2):
         tf_config = {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
                      "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config)}
+        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "TMPDIR": tmp}
         procs.append(subprocess.Popen([sys.executable, "-m", "bfcnn.train", "--model-directory", str(model_dir),
                                        "--pipeline-config", config, "--no-progress"], cwd=REPO, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     return procs
 
 
-def _worker_dirs():
-    return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("bfcnn-worker")}
+def _worker_dirs(tmp_path):
+    return {n for n in os.listdir(tmp_path / "tmp") if n.startswith("bfcnn-worker")}
 
 
 def test_two_workers_train_one_run_and_only_the_chief_writes(tmp_path, datasets):
-    before = _worker_dirs()
     procs = _start(_config(tmp_path, steps=20), tmp_path / "run")
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
@@ -62,7 +64,7 @@ def test_two_workers_train_one_run_and_only_the_chief_writes(tmp_path, datasets)
     assert [e["step"] for e in log] == [20]                                 # one writer, no duplicates
     assert sorted(n for n in os.listdir(run / "checkpoints") if n.endswith(".index")) == \
         ["ckpt-10.index", "ckpt-15.index", "ckpt-20.index"]
-    assert _worker_dirs() == before                                         # the worker cleaned up
+    assert _worker_dirs(tmp_path) == set()                                  # the worker cleaned up
 
 
 def test_a_killed_worker_leaves_a_checkpoint_the_run_resumes_from(tmp_path, datasets):
