@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.report import publish, table  # noqa: E402
 import bfcnn  # noqa: E402
 from bfcnn.evaluation import bm3d, psnr, real_pairs, ssim  # noqa: E402
-from bfcnn.runtime import Denoiser  # noqa: E402
+from bfcnn.runtime import Denoiser, noise  # noqa: E402
 
 NLM_H = (2, 3, 4, 5, 6, 8)
 BM3D_SIGMAS = (4, 6, 8, 12)
@@ -29,16 +29,44 @@ BM3D_SIGMAS = (4, 6, 8, 12)
 
 def model_runners(names, labels, threads: int, shuffle=()):
     """{label: (channels, fn(uint8 image) -> uint8 image)} for each file of each model, and each
-    model of `shuffle` (float file) with pixel-shuffle downsampling (Denoiser(shuffle=True))."""
+    model of `shuffle` (float file) with pixel-shuffle downsampling (Denoiser(shuffle=True)).
+    Noise-conditioned models run blind (each photo's own estimate) and, as "camera profile",
+    told the profile a user who calibrated that camera would have (CameraProfiled)."""
     out = {}
     for name, label in zip(names, labels):
         card = bfcnn.zoo.resolve(name)
         for q in sorted(card.quantization):
             den = Denoiser(name, num_threads=threads, quantization=q)
             out[f"{label} ({q})"] = (card.channels, den)
+            if card.noise_input:
+                out[f"{label} ({q}, camera profile)"] = (card.channels, CameraProfiled(
+                    Denoiser(name, num_threads=threads, quantization=q)))
         if name in shuffle:
             out[f"{label} (none, shuffle)"] = (card.channels, Denoiser(name, num_threads=threads, shuffle=True))
     return out
+
+
+class CameraProfiled:
+    """A noise-conditioned Denoiser told its camera's profile, as a user who calibrated the camera
+    would be: measured (noise.from_pair) on the other pairs of the same camera, the one at the
+    nearest ISO picked like a live camera's analogue gain (noise.nearest); never on the photo
+    itself. PolyU100 names read camera_aperture_shutter_ISO_scene_index."""
+
+    def __init__(self, den: Denoiser):
+        self.den = den
+        self.profiles = {}       # pair name -> (camera, ISO, profile), for one pass (colour or gray)
+
+    def calibrate(self, pairs) -> None:
+        self.profiles = {}
+        for name, noisy, ref in pairs:
+            camera, iso = name.split("_")[0], float(name.split("_")[3])
+            self.profiles[name] = (camera, iso, noise.from_pair(noisy, ref, camera, {"gain": iso}))
+
+    def __call__(self, img, pair: str):
+        camera, iso, _ = self.profiles[pair]
+        others = [p for n, (c, _, p) in self.profiles.items() if c == camera and n != pair]
+        self.den.noise = noise.nearest(others, {"gain": iso})
+        return self.den(img)
 
 
 def nlm(h: float):
@@ -61,6 +89,9 @@ def evaluate(args) -> str:
     for gray in (False, True):
         kind = "gray (luma)" if gray else "colour"
         pairs = real_pairs(args.limit, gray=gray)
+        for _, fn in runners.values():
+            if isinstance(fn, CameraProfiled):
+                fn.calibrate(pairs)
         todo = {"noisy input": lambda img: img}
         todo.update({label: fn for label, (ch, fn) in runners.items() if (ch == 1) == gray})
         todo.update({f"OpenCV NLM h {h}": nlm(h) for h in NLM_H})
@@ -75,7 +106,7 @@ def evaluate(args) -> str:
                 hit = cache.get(f"{kind}|{pair}|{label}") if peer else None
                 if hit is None:
                     t = time.perf_counter()
-                    out = np.asarray(fn(noisy))
+                    out = np.asarray(fn(noisy, pair) if isinstance(fn, CameraProfiled) else fn(noisy))
                     seconds = time.perf_counter() - t
                     hit = [psnr(out, ref), ssim(out, ref), seconds]
                     if peer:

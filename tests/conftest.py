@@ -73,3 +73,19 @@ def noisy_pair(path: str, sigma: float, seed: int = 0, gray: bool = False):
 
 
 psnr = evaluation.psnr
+
+
+def camera_profile(channels: int):
+    """A camera-like noise profile (std rising with intensity, correlated) for noise-conditioned
+    models; frame units."""
+    from bfcnn.runtime.noise import NoiseProfile
+    return NoiseProfile((0.1, 0.5, 0.9), tuple((0.01 + 0.002 * c, 0.03, 0.04) for c in range(channels)), (1.8, 2.0))
+
+
+def scaled_outputs(den, y: np.ndarray, a: float):
+    """(f(y), f(a*y)) unclipped, for a blind model or, jointly scaled, f(y, s) and f(a*y, a*s)
+    for a noise-conditioned one."""
+    if not den.card.noise_input:
+        return den.raw(y), den.raw(y * np.float32(a))
+    p = camera_profile(den.card.channels)
+    return den.raw(y, noise=p), den.raw(y * np.float32(a), noise=p.scaled(a))

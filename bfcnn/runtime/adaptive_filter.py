@@ -39,6 +39,16 @@ class AdaptiveFilter:
         return self.weights.sum(axis=3).mean(axis=2)
 
 
+def check_blind(den: Denoiser) -> None:
+    """ValueError for a noise-conditioned model: its output is J_y y + J_s s, the filter of the
+    frame plus a term of the noise map, so one row of J_y is not the whole story; its filters
+    are not shown yet."""
+    if den.card.noise_input:
+        raise ValueError(f"{den.card.name} is noise-conditioned: its output is a filter of the frame "
+                         f"plus a term of its noise map, which explain does not show yet; explain a "
+                         f"blind model (e.g. edge_color_realtime)")
+
+
 def _pyramid(batch: np.ndarray, levels: int) -> List[np.ndarray]:
     """[B, h, w, C] float32 -> list of [B, h_k, w_k, C], each image through the runtime's
     pyramid op (cv2.pyrDown semantics, the same front end the Denoiser uses)."""
@@ -67,6 +77,7 @@ def adaptive_filters(den: Denoiser, image: np.ndarray, pixels: Sequence[Tuple[in
     image: float32 [H, W, C] in [0, 1] with C = the model's channels (the noisy input).
     radius: half-size of the measured window (the filter beyond it is not measured).
     """
+    check_blind(den)
     if den.core.quantized:
         raise ValueError("finite differences need the float model: Denoiser(name, quantization='none')")
     if image.dtype != np.float32 or image.ndim != 3 or image.shape[2] != den.card.channels:
@@ -109,6 +120,7 @@ def adaptive_filters(den: Denoiser, image: np.ndarray, pixels: Sequence[Tuple[in
 def jacobian_patch(den: Denoiser, patch: np.ndarray, eps: float = 1e-3, batch: int = 64) -> np.ndarray:
     """Full Jacobian of the model on a small patch (treated as the whole image):
     patch float32 [h, w, C] (h, w multiples of the stride) -> [h*w*C, h*w*C], J[out, in]."""
+    check_blind(den)
     h, w, c = patch.shape
     if h % den.card.stride or w % den.card.stride:
         raise ValueError(f"patch sides must be multiples of {den.card.stride}, got {h}x{w}")

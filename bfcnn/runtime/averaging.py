@@ -334,8 +334,20 @@ class AveragingDenoiser:
             self._thumbs, self._key = (thumb, fine), key
             # float32 [H, W, C]; the bicubic resampling may overshoot [0, 1] a little at edges,
             # which the model takes as it is (no clip: clipping is not homogeneous)
-            out = self._fit_to_noise(average, self.still.raw(average))
+            if self.card.noise_input:   # told the noise the average still holds, pixel by pixel
+                out = self.still.raw(average, self.noise, self._inv_frames(h, w))
+            else:
+                out = self._fit_to_noise(average, self.still.raw(average))
             return finish_output(out, image, scale, self.strength, dtype, squeeze)
+
+    def _inv_frames(self, h: int, w: int) -> Optional[np.ndarray]:
+        """float32 [h, w]: 1 / the frames each pixel of the average holds (its noise variance
+        over one frame's), from the half-resolution counts; None before there are counts."""
+        count = self._average.count
+        if count is None:
+            return None
+        inv = np.float32(1.0) / np.maximum(count, np.float32(1.0))
+        return cv2.resize(inv, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
     def _fit_to_noise(self, average: np.ndarray, out: np.ndarray) -> np.ndarray:

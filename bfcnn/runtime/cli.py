@@ -54,7 +54,11 @@ def _parser() -> argparse.ArgumentParser:
                         "model runs the trained --video-model on the frame and its previous output")
     p.add_argument("--no-temporal", action="store_true",
                    help="videos and cameras: denoise each frame alone with --model")
-    p.add_argument("--quantization", default=None, help="model file: none (float32), int8, ...")
+    p.add_argument("--quantization", default=None,
+                   help="which file of the model: none (float32, exact; the default), dynamic (int8 weights, "
+                        "int8 activations per frame: faster on most Arm boards, -0.06 dB; the speed-up depends "
+                        "on the CPU, measure it with benchmarks/speed.py), float16, or int8 (full integer, "
+                        "where the model has one)")
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
     p.add_argument("--backend", choices=("litert", "onnxruntime"), default="litert",
                    help="litert (default), or onnxruntime: the model's ONNX file on TensorRT, CUDA or CPU")
@@ -82,15 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     view.add_argument("--no-display", action="store_true", help="headless (the default): never open a window")
     p.add_argument("--split", action="store_true", help="split view instead of side by side")
     p.add_argument("--serve", metavar="[HOST:]PORT",
-                   help="serve the view as MJPEG at http://HOST:PORT/ (HOST defaults to 127.0.0.1)")
+                   help="serve the view as MJPEG at http://HOST:PORT/ (HOST defaults to 127.0.0.1: this machine "
+                        "only; 0.0.0.0:PORT serves every network, without a password)")
     p.add_argument("--stats", metavar="FILE", help="write the run's statistics as JSON (with the noise the "
                    "stream measured)")
     p.add_argument("--calibrate", metavar="FILE",
                    help="measure the camera's noise (level per intensity, correlation) on a still scene "
                         "and save it as FILE (JSON); e.g. --camera 0 --max-frames 90 --calibrate cam.json")
     p.add_argument("--noise-profile", metavar="FILE", nargs="+",
-                   help="profile(s) saved by --calibrate: frame averaging gates the first frames with it "
-                        "(of several, the one measured at the camera's nearest analogue gain)")
+                   help="profile(s) saved by --calibrate: frame averaging gates the first frames with it, "
+                        "and a noise-conditioned --model (edge_color_noisemap) is told it instead of "
+                        "estimating each frame's noise (of several, the one measured at the camera's "
+                        "nearest analogue gain)")
     p.add_argument("--explain-pixel", metavar="X,Y",
                    help="with --display/--serve: inset the adaptive filter of this pixel, refreshed in "
                         "the background (costs CPU: see benchmarks/RESULTS.md); it is --model's filter, "
@@ -138,6 +145,16 @@ def _probe(args):
     return FilterProbe(args.model, (x, y))
 
 
+def serve_hint(url: str) -> str:
+    """What the start line adds for a view served on this machine only (a Pi watched from a
+    laptop needs the network address, and should know what that exposes)."""
+    if not url.startswith(("http://127.", "http://localhost")):
+        return " (any machine that can reach this address sees the view: no password, no TLS)"
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    return (f" (this machine only; to watch from another one: --serve 0.0.0.0:{port}, then "
+            f"http://<this machine's address>:{port}/; anyone on that network sees the view)")
+
+
 def _view_sinks(args) -> list:
     from bfcnn.runtime.sinks import DisplaySink, View
     sinks = []
@@ -147,7 +164,7 @@ def _view_sinks(args) -> list:
     if args.serve:
         from bfcnn.runtime.mjpeg import MjpegSink
         server = MjpegSink(args.serve, view=view)
-        print(f"serving the view at {server.url}", file=sys.stderr)
+        print(f"serving the view at {server.url}{serve_hint(server.url)}", file=sys.stderr)
         sinks.append(server)
     return sinks
 
@@ -189,6 +206,17 @@ def _finish(stats: StreamStats, args, what: str) -> int:
     return 0
 
 
+def _noise_profile(args, settings: Optional[dict] = None):
+    """The --noise-profile file measured nearest the source's gain (`settings`), or None."""
+    if not args.noise_profile:
+        return None
+    from bfcnn.runtime import noise
+    profile = noise.nearest([noise.load(f) for f in args.noise_profile], settings or {})
+    if len(args.noise_profile) > 1:
+        print(f"noise profile: {profile.camera or 'saved'} at {profile.settings}", file=sys.stderr)
+    return profile
+
+
 def _video_denoiser(args, den, settings: Optional[dict] = None):
     """The stream denoiser for videos and cameras: frame averaging before --model (default), the
     trained --video-model, or None with --no-temporal."""
@@ -199,12 +227,7 @@ def _video_denoiser(args, den, settings: Optional[dict] = None):
             if on:
                 raise ValueError(f"{flag} applies to frames denoised alone; add --no-temporal")
         from bfcnn.runtime.averaging import AveragingDenoiser
-        profile = None
-        if args.noise_profile:
-            from bfcnn.runtime import noise
-            profile = noise.nearest([noise.load(f) for f in args.noise_profile], settings or {})
-            if len(args.noise_profile) > 1:
-                print(f"noise profile: {profile.camera or 'saved'} at {profile.settings}", file=sys.stderr)
+        profile = _noise_profile(args, settings)
         return AveragingDenoiser(args.model, num_threads=args.threads, quantization=args.quantization,
                                  strength=args.strength, backend=args.backend, tile=args.tile,
                                  noise_profile=profile)
@@ -260,10 +283,12 @@ def _run_live(den, args) -> int:
     source = _live_source(args, gray=den.card.channels == 1)
     try:
         # the camera's gain picks the saved noise profile; calibration records it
+        if den.card.noise_input and args.noise_profile:   # frames denoised alone (--no-temporal)
+            den.noise = _noise_profile(args, source.settings())
         video = _video_denoiser(args, den, source.settings())
         sinks = _view_sinks(args)
         if args.output:
-            sinks.append(VideoSink(args.output, args.fps))
+            sinks.append(VideoSink(args.output, args.fps, keep_time=True))
         if not sinks:
             print("note: no --output, --display or --serve: frames are denoised and counted only", file=sys.stderr)
         stats = run_stream(named(source.frames(), "live"), video or den, sinks, live=True,
@@ -276,7 +301,7 @@ def _run_live(den, args) -> int:
               file=sys.stderr)
         return 1
     if args.output:
-        print(f"wrote {args.output} ({stats.processed} frames)")
+        print(f"wrote {args.output} ({stats.processed} frames denoised)")
     return _finish(_temporal_stats(stats, video, args, settings), args, "live")
 
 
@@ -287,7 +312,10 @@ def run(args: argparse.Namespace) -> int:
         den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization,
                        ensemble=args.ensemble, strength=args.strength, backend=args.backend, shuffle=args.shuffle)
     except ModelError as exc:
-        raise ModelError(f"--model {args.model}: {exc} (bfcnn-runtime: a video model goes to --video-model)") from None
+        hint = " (bfcnn-runtime: a video model goes to --video-model)" if "video model" in str(exc) else ""
+        raise ModelError(f"--model {args.model}: {exc}{hint}") from None
+    if den.card.noise_input and args.noise_profile:
+        den.noise = _noise_profile(args)
     args.probe = _probe(args)
     try:
         return _run(den, args)

@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import cv2
 import numpy as np
 
 from bfcnn.runtime import ensemble as dihedral
-from bfcnn.runtime import pyramid
+from bfcnn.runtime import noise_maps, pyramid
+from bfcnn.runtime import noise as profiles
+from bfcnn.runtime.noise import NoiseProfile
 from bfcnn.runtime.core_model import CoreModel, check_backend, open_core
 from bfcnn.runtime.tiling import align_up, pad_bottom_right, tiles
 from bfcnn.zoo import DEFAULT_MODEL, ModelCard, ModelError, pick_quantization, resolve
@@ -139,6 +141,13 @@ class Denoiser:
         weaker. What it gains on real photos and loses on white noise is in
         benchmarks/RESULTS.md (real camera noise, Gaussian): an option for stills from a camera,
         never for white noise. Still bias-free: a permutation and two passes of the model.
+    noise: for a noise-conditioned model (card `noise_input`, e.g. edge_color_noisemap): the
+        camera's noise.NoiseProfile (from `bfcnn-runtime --calibrate`, noise.load or
+        noise.from_pair), or a path to its JSON; None: measured on each frame by
+        noise.estimate (about 2x the realtime model's time at 640x480; a saved profile costs
+        nothing). The model is told the noise std of every pyramid level at every pixel
+        (bfcnn/runtime/noise_maps.py), so correlated noise is removed at its true level where a
+        blind model reads it as detail. Blind models take no profile.
     backend: "litert" (default) or "onnxruntime": the model's ONNX file on the best execution
         provider installed (TensorRT, CUDA, then CPU; `core.provider` says which), for GPUs
         LiteRT does not use. Same frames in, same frames out; float files only.
@@ -148,7 +157,8 @@ class Denoiser:
 
     def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None, tile: Optional[int] = None,
                  quantization: Optional[str] = None, tile_workers: int = 1, ensemble: int = 1,
-                 strength: float = 1.0, backend: str = "litert", shuffle: bool = False):
+                 strength: float = 1.0, backend: str = "litert", shuffle: bool = False,
+                 noise: Union[None, str, NoiseProfile] = None):
         model = DEFAULT_MODEL if model is None else model
         self.card: ModelCard = resolve(model)
         quantization = pick_quantization(self.card, model, quantization)
@@ -166,6 +176,11 @@ class Denoiser:
         if not isinstance(shuffle, bool):
             raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
         self.shuffle = shuffle
+        self._noise = _check_noise(self.card, noise, shuffle)
+        self.last_noise: Optional[NoiseProfile] = None   # the profile the last frame was denoised with
+        self._profile: Optional[NoiseProfile] = None      # the frame being denoised: its profile,
+        self._level_profile: Optional[NoiseProfile] = None   # ... that in the levels' units (int8 gain)
+        self._inv_frames: Optional[np.ndarray] = None      # ... and its 1/frame counts (raw())
         self.quantization = quantization
         self.num_threads = int(num_threads or os.cpu_count() or 1)
         self._warned_gray = False
@@ -188,14 +203,26 @@ class Denoiser:
             per = max(1, self.num_threads // self.tile_workers)
             self._workers = [self._open_core(per) for _ in range(self.tile_workers)]
             self._pool = ThreadPoolExecutor(self.tile_workers, thread_name_prefix="bfcnn-tile")
-        if self._model.num_inputs != self.card.levels:
+        expected = self.card.levels * (2 if self.card.noise_input else 1)
+        if self._model.num_inputs != expected:
             raise ModelError(f"{self._model.path} has {self._model.num_inputs} inputs but its card says "
-                             f"levels={self.card.levels}: card and model do not match; re-export")
+                             f"levels={self.card.levels}" + (", noise_input=true" if self.card.noise_input else "")
+                             + ": card and model do not match; re-export")
 
     def _open_core(self, num_threads: int) -> CoreModel:
         return open_core(self.card, self.quantization, self.backend, num_threads)
 
     # ------------------------------------------------------------------ public
+    @property
+    def noise(self) -> Optional[NoiseProfile]:
+        """The camera's noise profile a noise-conditioned model is told (None: estimated on each
+        frame; always None for blind models). Settable, checked like the constructor's `noise`."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, value: Union[None, str, NoiseProfile]) -> None:
+        self._noise = _check_noise(self.card, value, self.shuffle)
+
     @property
     def core(self) -> CoreModel:
         """The core model this Denoiser runs (pyramid levels in, image out) for upright frames:
@@ -211,19 +238,36 @@ class Denoiser:
             out = self._raw(image, scale)
             return finish_output(out, image, scale, self.strength, dtype, squeeze)
 
-    def raw(self, frame: np.ndarray) -> np.ndarray:
+    def raw(self, frame: np.ndarray, noise: Optional[NoiseProfile] = None,
+            inv_frames: Optional[np.ndarray] = None) -> np.ndarray:
         """The model's output for a frame already range-checked by the caller (float32 [H, W, C],
         ~[0, 1], C = 1 or 3): float32 [H, W, C], neither clipped nor mixed by strength. For stream
-        denoisers that hand it a frame they built and finish the output themselves."""
+        denoisers that hand it a frame they built and finish the output themselves. For a
+        noise-conditioned model: `noise`, the profile of one frame (default: the Denoiser's, else
+        estimated), and `inv_frames`, float32 [H, W]: 1/n where the frame is a mean of n frames
+        with independent noise (frame averaging), which divides the noise variance by n."""
         if not isinstance(frame, np.ndarray) or frame.dtype != np.float32 or frame.ndim != 3 \
                 or frame.shape[2] not in (1, 3):
             raise ValueError(f"Denoiser.raw takes float32 [H, W, 1 or 3] frames in [0, 1], got "
                              f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}; "
                              f"call the Denoiser itself for any other frame")
+        if (noise is not None or inv_frames is not None) and not self.card.noise_input:
+            raise ValueError(f"{self.card.name} is a blind model: it takes no noise profile or frame "
+                             f"counts; call raw(frame)")
+        if inv_frames is not None and (not isinstance(inv_frames, np.ndarray) or inv_frames.dtype != np.float32
+                                       or inv_frames.shape != frame.shape[:2]):
+            raise ValueError(f"inv_frames must be float32 [H, W] = {frame.shape[:2]}, got "
+                             f"{getattr(inv_frames, 'dtype', type(inv_frames).__name__)} {getattr(inv_frames, 'shape', '')}")
         with self._lock:
-            return self._raw(frame, np.float32(1.0))
+            return self._raw(frame, np.float32(1.0), noise, inv_frames)
 
-    def _raw(self, image: np.ndarray, scale: np.float32) -> np.ndarray:
+    def _raw(self, image: np.ndarray, scale: np.float32, profile: Optional[NoiseProfile] = None,
+             inv_frames: Optional[np.ndarray] = None) -> np.ndarray:
+        self._inv_frames = inv_frames if self.card.noise_input else None
+        if self.card.noise_input:
+            profile = profile or self._noise or (profiles.estimate(image) if profiles.can_estimate(image.shape)
+                                                else profiles.rough(image))
+            self.last_noise = self._profile = profile
         if self.shuffle and min(image.shape[:2]) >= 4:
             return self._raw_plain(self._shuffled(image, scale), np.float32(1.0))
         return self._raw_plain(image, scale)
@@ -251,7 +295,12 @@ class Denoiser:
         if c_in == c_model:
             out = self._ensembled(image, scale, half)
         elif c_model == 1:
-            out = np.concatenate([self._ensembled(image[:, :, i:i + 1], scale, half) for i in range(c_in)], axis=2)
+            whole, planes = self._profile, []
+            for i in range(c_in):
+                self._profile = whole.channel(i) if whole is not None and whole.channels == c_in else whole
+                planes.append(self._ensembled(image[:, :, i:i + 1], scale, half))
+            self._profile = whole
+            out = np.concatenate(planes, axis=2)
         else:  # colour model, gray frame
             if not self._warned_gray:
                 self._warned_gray = True
@@ -264,6 +313,10 @@ class Denoiser:
         """[H, W, C] uint8/float32 -> float32 [H, W, C] in ~[0, 1]: the mean of `ensemble`
         single passes over flipped / rotated copies, each padded and run as a frame of its own
         (so a pass equals what that rotated frame alone would give)."""
+        if self._inv_frames is not None:
+            # the frame counts travel as one more channel of the frame, so that flips, padding
+            # and tiles cut them exactly as the frame (split off again in _run)
+            image = np.concatenate([image, self._inv_frames[:, :, None]], axis=2)
         gain = np.float32(1.0)
         if self._model.quantized:
             # int8 models: use the full input range. Bias-free means f(g*y) = g*f(y), so a dark
@@ -271,8 +324,10 @@ class Denoiser:
             # measured (4 CBSD68 images): int8 loses 2.0 / 6.0 dB to float at 1/4 and 1/10
             # brightness without this, 0.36 / 0.29 dB with it. One g per frame, so tiles and
             # ensemble passes agree (padding and flips leave the peak as it is).
-            peak = float(image.max()) * float(scale)
+            peak = float(image[:, :, :self.card.channels].max()) * float(scale)
             gain = np.float32(min(INT8_MAX_GAIN, 1.0 / peak)) if peak > 0 else np.float32(1.0)
+        if self._profile is not None:
+            self._level_profile = self._profile if gain == 1.0 else self._profile.scaled(float(gain))
         upright = image.shape[:2]
         out = dihedral.average(lambda img: self._denoise(img, np.float32(scale * gain), img.shape[:2] != upright,
                                                          half), image, self.ensemble)
@@ -320,8 +375,10 @@ class Denoiser:
 
     def _run(self, image: np.ndarray, scale: np.float32, model: Optional[CoreModel] = None) -> np.ndarray:
         """[h, w, C] (multiples of the stride) -> float32 [h, w, C]."""
-        c = image.shape[2]
         model = model or self._model
+        if self.card.noise_input:
+            return self._run_noise(image, scale, model)
+        c = image.shape[2]
         if not model.quantized:
             # fused front end: the C++ op converts, scales and builds every level straight
             # into the interpreter's input tensors, no intermediate arrays
@@ -339,3 +396,47 @@ class Denoiser:
         levels: List[np.ndarray] = pyramid.pyramid_down(image, self.card.levels, float(scale),
                                                         threads=self._pyr_threads)
         return model([lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels])
+
+    def _run_noise(self, image: np.ndarray, scale: np.float32, model: CoreModel) -> np.ndarray:
+        """_run for a noise-conditioned model: the pyramid, then each level's noise map from the
+        profile (and the frame counts, when they ride along as the last channel)."""
+        c = self.card.channels
+        inv = None
+        if image.shape[2] > c:
+            inv = np.ascontiguousarray(image[:, :, c])
+            image = np.ascontiguousarray(image[:, :, :c])
+        shapes = [(h, w, c) for h, w in pyramid.level_shapes(image.shape[0], image.shape[1], self.card.levels)]
+        if model.quantized:
+            levels = [lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in
+                      pyramid.pyramid_down(image, self.card.levels, float(scale), threads=self._pyr_threads)]
+            return model(levels + noise_maps.level_maps(self._level_profile, levels, inv))
+        views = model.input_views(shapes + shapes)
+        try:
+            n = self.card.levels
+            pyramid.pyramid_down(image, n, float(scale), out=views[:n], threads=self._pyr_threads)
+            noise_maps.level_maps(self._level_profile, [v[0] for v in views[:n]], inv, out=[v[0] for v in views[n:]])
+        finally:
+            views.clear()   # see _run
+            del views
+        return model.invoke()
+
+
+def _check_noise(card: ModelCard, noise, shuffle: bool) -> Optional[NoiseProfile]:
+    """Denoiser's `noise` argument as a profile (or None); errors name the fix."""
+    if noise is None:
+        return None
+    if not card.noise_input:
+        raise ValueError(f"{card.name} is a blind model: it takes no noise profile; use a "
+                         f"noise-conditioned model (edge_color_noisemap) with noise=, or drop it")
+    if isinstance(noise, str):
+        noise = profiles.load(noise)
+    if not isinstance(noise, NoiseProfile):
+        raise TypeError(f"noise must be a noise.NoiseProfile, a path to one saved as JSON, or None "
+                        f"(measured on each frame), got {type(noise).__name__}")
+    if noise.channels not in (1, card.channels):
+        raise ValueError(f"a {noise.channels}-channel noise profile cannot describe {card.name}'s "
+                         f"{card.channels}-channel frames; measure it on the frames you denoise")
+    if shuffle:
+        raise ValueError("shuffle is for blind models on correlated noise; a noise-conditioned model "
+                         "is told the correlation by its noise profile: drop shuffle")
+    return noise

@@ -75,3 +75,44 @@ def test_ensemble_option_improves_the_sample_image(tmp_path, capsys):
     with pytest.raises(SystemExit):   # argparse names the choices
         cli.main(["--ensemble", "3", "--no-display"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_display_without_windows_exits_2_at_start_naming_the_fix(monkeypatch, capsys, tmp_path):
+    """pip's runtime brings opencv-python-headless: --display must say so before any work, not
+    crash with OpenCV's traceback on the first frame; on Linux without a display server too."""
+    import cv2
+    real = cv2.getBuildInformation()
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: real.replace("GUI:", "GUI:   NONE\n  was:", 1))
+    assert cli.main(["--synthetic", "--max-frames", "3", "--display"]) == 2
+    err = capsys.readouterr().err
+    assert "no windows" in err and "--serve" in err and "opencv-python" in err
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:   GTK3\n")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert cli.main(["--synthetic", "--max-frames", "3", "--display"]) == 2
+    assert "DISPLAY is not set" in capsys.readouterr().err
+
+
+def test_served_view_says_how_to_watch_from_another_machine():
+    assert "--serve 0.0.0.0:8080" in cli.serve_hint("http://127.0.0.1:8080/")
+    assert "no password" in cli.serve_hint("http://0.0.0.0:8080/")
+
+
+def test_a_live_recording_plays_in_the_capture_time(tmp_path, capsys):
+    """A live source delivers faster than it is denoised here (30 frames/s captured, 2 threads):
+    the recording repeats the frame before for what was dropped, so it lasts as long as the
+    capture took instead of playing fast."""
+    import json
+    out, stats = tmp_path / "live.mp4", tmp_path / "stats.json"
+    assert cli.main(["--synthetic", "--max-frames", "15", "--output", str(out), "--stats", str(stats),
+                     "--threads", "2"]) == 0
+    s = json.loads(stats.read_text())
+    cap = cv2.VideoCapture(str(out))
+    frames, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    assert s["processed"] == 15 and frames >= 15
+    captured_seconds = s["captured"] / s["capture_fps"]
+    assert abs(frames / fps - captured_seconds) < 0.2 * captured_seconds + 2 / fps, (frames, fps, s)
+    if frames > 15:
+        assert "repeats of the frame before" in capsys.readouterr().err

@@ -12,6 +12,7 @@ import pytest
 
 import bfcnn
 from bfcnn.runtime import Denoiser, VideoDenoiser
+from tests.conftest import scaled_outputs
 from bfcnn.runtime.onnx_core import best_providers
 from bfcnn.zoo import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, ModelError, PRETRAINED_DIR, resolve
 from tests.conftest import REPO, require_set
@@ -55,11 +56,10 @@ def test_onnx_matches_litert_on_real_photos(name):
 def test_onnx_backend_is_homogeneous(name):
     den = Denoiser(name, num_threads=2, backend="onnxruntime")
     y = np.random.default_rng(3).random((64, 96, resolve(name).channels), dtype=np.float32) * np.float32(0.5)
-    out = den._ensembled(y, np.float32(1.0))
     for a in (0.25, 1.5):
-        scaled = den._ensembled(y * np.float32(a), np.float32(1.0))
+        out, scaled = scaled_outputs(den, y, a)
         assert np.abs(scaled - np.float32(a) * out).max() / (a * np.abs(out).max()) < 2e-4
-    assert np.abs(den._ensembled(np.zeros_like(y), np.float32(1.0))).max() == 0.0
+    assert np.abs(scaled_outputs(den, np.zeros_like(y), 0.0)[1]).max() == 0.0
 
 
 def test_video_model_on_onnx_follows_litert_frame_by_frame():

@@ -9,6 +9,7 @@ import pytest
 import bfcnn
 from bfcnn.runtime import Denoiser
 from bfcnn.zoo import DEFAULT_MODEL, PRETRAINED_DIR, resolve
+from tests.conftest import camera_profile, scaled_outputs
 
 MODELS = bfcnn.list_models()
 STILL = [m for m in MODELS if not resolve(m).temporal]   # video models: tests/runtime/test_video.py
@@ -16,17 +17,18 @@ STILL = [m for m in MODELS if not resolve(m).temporal]   # video models: tests/r
 
 @pytest.mark.parametrize("name", STILL)
 def test_every_shipped_float_file_is_homogeneous(name):
+    """f(a*y) = a*f(y); for a noise-conditioned model jointly in the frame and its noise
+    maps, f(a*y, a*s) = a*f(y, s), and f(0, 0) = 0."""
     card = resolve(name)
     assert card.bias_free
     den = Denoiser(name, num_threads=2, quantization="none")
     rng = np.random.default_rng(1)
     y = (rng.random((48, 64, card.channels), dtype=np.float32) * np.float32(0.5) + np.float32(0.25))
-    out = den._ensembled(y, np.float32(1.0))   # unclipped float output
     for a in (0.25, 0.5, 1.5):
-        scaled = den._ensembled(y * np.float32(a), np.float32(1.0))
+        out, scaled = scaled_outputs(den, y, a)
         err = np.abs(scaled - np.float32(a) * out).max() / (a * np.abs(out).max())
         assert err < 2e-4, (name, a, err)
-    assert np.abs(den._ensembled(np.zeros_like(y), np.float32(1.0))).max() == 0.0
+    assert np.abs(scaled_outputs(den, np.zeros_like(y), 0.0)[1]).max() == 0.0   # f(0) = 0, f(0, 0) = 0
 
 
 DYNAMIC = [m for m in STILL if "dynamic" in resolve(m).quantization]
@@ -40,12 +42,10 @@ def test_dynamic_int8_files_stay_homogeneous(name):
     den = Denoiser(name, num_threads=2, quantization="dynamic")
     rng = np.random.default_rng(1)
     y = (rng.random((48, 64, resolve(name).channels), dtype=np.float32) * np.float32(0.5) + np.float32(0.25))
-    out = den._ensembled(y, np.float32(1.0))
     for a in (0.1, 0.3, 1.5, 3.0):
-        scaled = den._ensembled(y * np.float32(a), np.float32(1.0))
+        out, scaled = scaled_outputs(den, y, a)
         diff = np.abs(scaled - np.float32(a) * out) / (a * np.abs(out).max())
         assert diff.max() < 0.03 and diff.mean() < 5e-3, (name, a, diff.max(), diff.mean())
-    assert np.abs(den._ensembled(np.zeros_like(y), np.float32(1.0))).max() == 0.0
 
 
 @pytest.mark.parametrize("name", sorted(set(DYNAMIC) | {DEFAULT_MODEL, "edge_gray_realtime"}))
