@@ -226,6 +226,8 @@ class AveragingDenoiser:
 
     model: a still model's name, folder or .tflite (default: bfcnn.zoo.DEFAULT_MODEL); the other
     arguments as for Denoiser / VideoDenoiser (strength mixes with the noisy frame: y + s * (f - y)).
+    still: an open Denoiser to denoise the average with, instead of opening `model` (then leave
+    model, num_threads, quantization, backend and tile out: they are its own).
     motion: estimate global motion (default); detect_cuts: start over on a cut (default).
     noise_profile: the camera's saved profile (bfcnn.runtime.noise.load, from bfcnn-runtime
     --calibrate): the first frames are gated with it until the stream's own measurements take
@@ -238,15 +240,22 @@ class AveragingDenoiser:
     def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = None,
                  quantization: Optional[str] = None, strength: float = 1.0, motion: bool = True,
                  detect_cuts: bool = True, backend: str = "litert", tile: Optional[int] = None,
-                 noise_profile: Optional[NoiseProfile] = None):
+                 noise_profile: Optional[NoiseProfile] = None, still: Optional[Denoiser] = None):
         import threading
         from bfcnn.runtime.video import VideoStats
         from bfcnn.runtime.motion import check_flags
         check_flags(motion, detect_cuts)
-        self.still = Denoiser(model, num_threads=num_threads, quantization=quantization, backend=backend, tile=tile)
+        if still is not None:    # an open Denoiser (the CLI's --model): not loaded and checked twice
+            if not isinstance(still, Denoiser) or any(v is not None for v in (model, num_threads, quantization, tile)) \
+                    or backend != "litert":
+                raise ValueError("still= takes an open Denoiser and replaces model, num_threads, quantization, "
+                                 "backend and tile (they are its own); pass one or the other")
+            self.still = still
+        else:
+            self.still = Denoiser(model, num_threads=num_threads, quantization=quantization, backend=backend, tile=tile)
         self.card = self.still.card
         self.label = f"frame averaging + {self.card.name}"   # what a stream's statistics call it
-        self.quantization, self.num_threads, self.backend = self.still.quantization, self.still.num_threads, backend
+        self.quantization, self.num_threads, self.backend = self.still.quantization, self.still.num_threads, self.still.backend
         self.strength = strength
         self.motion, self.detect_cuts = motion, detect_cuts
         self.stats = VideoStats()

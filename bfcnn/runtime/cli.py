@@ -228,9 +228,7 @@ def _video_denoiser(args, den, settings: Optional[dict] = None):
                 raise ValueError(f"{flag} applies to frames denoised alone; add --no-temporal")
         from bfcnn.runtime.averaging import AveragingDenoiser
         profile = _noise_profile(args, settings)
-        return AveragingDenoiser(args.model, num_threads=args.threads, quantization=args.quantization,
-                                 strength=args.strength, backend=args.backend, tile=args.tile,
-                                 noise_profile=profile)
+        return AveragingDenoiser(still=den, strength=args.strength, noise_profile=profile)
     for flag, value, default in (("--ensemble", args.ensemble, 1), ("--tile", args.tile, None), ("--shuffle", args.shuffle, False),
                                  ("--quantization", args.quantization if args.quantization != "none" else None, None)):
         if value != default:

@@ -233,3 +233,13 @@ def test_the_synthetic_camera_pans_without_cuts():
         if kept:
             stream(frame)
     assert stream.stats.frames == 51 and stream.stats.cuts == 0 and stream.stats.restarts == 1
+
+
+def test_an_open_denoiser_is_reused_not_loaded_twice():
+    """The CLI's default stream path hands its --model Denoiser to frame averaging."""
+    from bfcnn.runtime import Denoiser
+    den = Denoiser(num_threads=2)
+    stream = AveragingDenoiser(still=den)
+    assert stream.still is den and stream.card is den.card and stream.num_threads == 2
+    with pytest.raises(ValueError, match="one or the other"):
+        AveragingDenoiser("edge_gray_realtime", still=den)

@@ -116,3 +116,40 @@ def test_a_live_recording_plays_in_the_capture_time(tmp_path, capsys):
     assert abs(frames / fps - captured_seconds) < 0.2 * captured_seconds + 2 / fps, (frames, fps, s)
     if frames > 15:
         assert "repeats of the frame before" in capsys.readouterr().err
+
+
+def test_valid_model_options_reach_the_denoiser(tmp_path):
+    """--model, --quantization, --tile and --strength with valid values: the CLI's output is the
+    Denoiser's with the same options, byte for byte."""
+    import numpy as np
+    from bfcnn.runtime import Denoiser
+    src = os.path.join(cli.SAMPLES, "sample_image.png")
+    out = tmp_path / "out.png"
+    assert cli.main(["--input", src, "--output", str(out), "--model", "edge_gray_realtime", "--quantization",
+                     "dynamic", "--tile", "64", "--strength", "0.7", "--threads", "2"]) == 0
+    want = Denoiser("edge_gray_realtime", quantization="dynamic", tile=64, strength=0.7, num_threads=2)(cv2.imread(src))
+    assert np.array_equal(cv2.imread(str(out)), want)
+
+
+def test_video_model_keeps_the_clips_fps_and_frames(tmp_path):
+    clip = os.path.join(cli.SAMPLES, "sample_clip.mp4")
+    out = tmp_path / "out.mp4"
+    assert cli.main(["--input", clip, "--output", str(out), "--temporal", "model", "--video-model",
+                     "edge_color_video", "--max-frames", "6", "--threads", "2"]) == 0
+    fps = [cv2.VideoCapture(p).get(cv2.CAP_PROP_FPS) for p in (clip, str(out))]
+    assert _count(out)[0] == 6 and abs(fps[0] - fps[1]) < 0.01, fps
+
+
+def test_the_readme_picamera2_line_runs_on_the_fake_camera(tmp_path, monkeypatch):
+    """README: bfcnn-runtime --picamera2 ... (Picamera2 stood in by tests/fakes/picamera2.py)."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
+    try:
+        import picamera2
+        monkeypatch.setitem(sys.modules, "picamera2", picamera2)
+        out = tmp_path / "pi.mp4"
+        assert cli.main(["--picamera2", "--picamera2-stream", "lores", "--model", "edge_gray_realtime",
+                         "--width", "64", "--height", "48", "--max-frames", "4", "--output", str(out)]) == 0
+        assert _count(out)[0] >= 4
+    finally:
+        sys.path.pop(0)
