@@ -46,7 +46,8 @@ import cv2
 import numpy as np
 
 from bfcnn.runtime import motion
-from bfcnn.runtime.denoiser import Denoiser, StrengthSetting, finish_output, validate_frame
+from bfcnn.runtime.denoiser import Denoiser
+from bfcnn.runtime.frames import StrengthSetting, finish_output, validate_frame
 from bfcnn.runtime.noise import NoiseProfile, StillDifferences, running
 
 BLUR = 4.0            # px: the neighbourhood of the mismatch statistics (Gaussian sigma)
@@ -250,8 +251,9 @@ class AveragingDenoiser:
                     or backend != "litert":
                 raise ValueError("still= takes an open Denoiser and replaces model, num_threads, quantization, "
                                  "backend and tile (they are its own); pass one or the other")
-            self.still = still
+            self.still, self._owns_still = still, False
         else:
+            self._owns_still = True
             self.still = Denoiser(model, num_threads=num_threads, quantization=quantization, backend=backend, tile=tile)
         self.card = self.still.card
         self.label = f"frame averaging + {self.card.name}"   # what a stream's statistics call it
@@ -270,6 +272,18 @@ class AveragingDenoiser:
         self._last_registered = (0.0, 0.0)   # the shift found then: a pan keeps registering
         self._key: Tuple = ()
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the still model if this stream opened it (a Denoiser handed in as still= stays
+        its owner's). Also `with AveragingDenoiser(...) as video:`."""
+        if self._owns_still:
+            self.still.close()
+
+    def __enter__(self) -> "AveragingDenoiser":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def reset(self) -> None:
         """Start a new stream: the next frame is denoised alone."""

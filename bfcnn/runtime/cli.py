@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
 def _check_numbers(args: argparse.Namespace) -> None:
     """Refuse numbers that cannot mean what the user wants, naming the valid range."""
     import math
-    from bfcnn.runtime.denoiser import MAX_THREADS
+    from bfcnn.runtime.frames import MAX_THREADS
     if not (math.isfinite(args.fps) and 0 < args.fps <= 1000):
         raise ValueError(f"--fps must be a number in (0, 1000], got {args.fps}")
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:

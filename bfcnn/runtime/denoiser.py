@@ -1,7 +1,5 @@
-"""Denoiser: any frame in, the same shape and dtype out.
+"""Denoiser: any frame in, the same shape and dtype out (the frame contract: frames.py).
 
-Frames: HxW, HxWx1 or HxWx3 (BGR, as OpenCV and picamera2's RGB888 hand them over),
-uint8 in [0, 255] or float32 in [0, 1], any size from 1x1, any strides.
 Gray model on a colour frame: each channel is denoised on its own (3 passes).
 Colour model on a gray frame: the gray plane is repeated to BGR and the output averaged. It
 works but removes little noise (identical noise in all three planes is not what colour models
@@ -11,10 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from typing import List, Optional, Union
 
-import cv2
 import numpy as np
 
 from bfcnn.runtime import ensemble as dihedral
@@ -22,6 +18,8 @@ from bfcnn.runtime import noise_maps, pyramid
 from bfcnn.runtime import noise as profiles
 from bfcnn.runtime.noise import NoiseProfile
 from bfcnn.runtime.core_model import CoreModel, check_backend, open_core
+from bfcnn.runtime.frames import (MAX_THREADS, StrengthSetting, check_threads, finish_output, validate_frame,
+                                   warn_gray_frame)
 from bfcnn.runtime.tiling import align_up, pad_bottom_right, tiles
 from bfcnn.zoo import DEFAULT_MODEL, ModelCard, ModelError, pick_quantization, resolve
 
@@ -29,87 +27,6 @@ WHOLE_FRAME_MAX_PIXELS = 4096 * 4096  # auto mode tiles only above this
 
 
 INT8_MAX_GAIN = 8.0   # brightening limit for int8 models (see _ensembled)
-STRENGTH_RANGE = (0.0, 1.5)
-MAX_SIDE = 1 << 20           # the pyramid op's limit on a frame side
-MAX_THREADS = 64             # LiteRT threads per interpreter (each Denoiser may hold several)
-FLOAT_SLACK = 1.0 / 255.0    # float32 frames may stray this far outside [0, 1] (rounding)
-
-
-def check_strength(strength: float) -> float:
-    """`strength` as a float in STRENGTH_RANGE; ValueError naming the range otherwise."""
-    lo, hi = STRENGTH_RANGE
-    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
-            or not lo <= float(strength) <= hi:
-        raise ValueError(f"strength must be a number in [{lo}, {hi}] (0 = the noisy input, 1 = the "
-                         f"model's output, above 1 smooths more), got {strength!r}")
-    return float(strength)
-
-
-class StrengthSetting:
-    """A denoiser's `strength` attribute, checked by check_strength on every assignment, not
-    only in the constructor (a NaN set afterwards gave white frames)."""
-
-    def __set_name__(self, owner, name: str) -> None:
-        self.slot = "_" + name
-
-    def __get__(self, obj, objtype=None):
-        return self if obj is None else getattr(obj, self.slot)
-
-    def __set__(self, obj, value) -> None:
-        setattr(obj, self.slot, check_strength(value))
-
-
-def validate_frame(image) -> tuple:
-    """(frame as [H, W, C], squeeze: it was HxW, dtype) for a valid frame; TypeError / ValueError
-    naming the fix otherwise (see the module docstring for what is valid)."""
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"frame must be a numpy array, got {type(image).__name__}")
-    if image.dtype not in (np.uint8, np.float32):
-        raise ValueError(f"frame dtype must be uint8 (0-255) or float32 (0-1), got {image.dtype}; "
-                         f"convert with frame.astype(np.uint8) or (frame / 255).astype(np.float32)")
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
-        raise ValueError(f"frame must be HxW, HxWx1 or HxWx3 (BGR), got shape {image.shape}")
-    if image.size == 0:
-        raise ValueError(f"frame is empty (shape {image.shape})")
-    if max(image.shape[:2]) > MAX_SIDE:
-        raise ValueError(f"frame side {max(image.shape[:2])} exceeds {MAX_SIDE}; split the frame or "
-                         f"resize it (cv2.resize)")
-    if image.dtype == np.float32:
-        lo, hi = float(image.min()), float(image.max())   # NaN and Inf propagate into both
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError("frame contains NaN or Inf; clean it (np.nan_to_num) before denoising")
-        if lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK:
-            hint = ("it looks like 0-255 data: pass frame.astype(np.uint8), or frame / 255"
-                    if hi <= 255.0 + FLOAT_SLACK and lo >= -FLOAT_SLACK else "rescale it to [0, 1]")
-            raise ValueError(f"float32 frames hold values in [0, 1], got [{lo:g}, {hi:g}]; {hint}")
-    squeeze = image.ndim == 2
-    if squeeze:
-        image = image[:, :, None]
-    return image, squeeze, image.dtype
-
-
-def finish_output(out: np.ndarray, image: np.ndarray, scale: np.float32, strength: float, dtype,
-                  squeeze: bool) -> np.ndarray:
-    """The model's output (float32 [H, W, C] in ~[0, 1], modified in place) as the caller's frame:
-    mixed with the input by `strength`, in the input's dtype and layout."""
-    if strength != 1.0:  # y + s * (f(y) - y), in place
-        noisy = image.astype(np.float32) * scale
-        out -= noisy
-        out *= np.float32(strength)
-        out += noisy
-    if dtype == np.uint8:
-        # one saturating, round-to-nearest-even SIMD pass (what np.clip(np.rint(x * 255)) does
-        # in three passes; byte-identical)
-        result = cv2.addWeighted(out, 255.0, out, 0.0, 0.0, dtype=cv2.CV_8U).reshape(out.shape)
-    else:
-        result = np.clip(out, 0.0, 1.0).astype(np.float32)
-    return result[:, :, 0] if squeeze else result
-
-
-def warn_gray_frame(name: str) -> None:
-    warnings.warn(f"{name} is a colour model: on gray frames it removes little noise (~1 dB at "
-                  f"sigma 25); use edge_gray_realtime or edge_gray_quality (or edge_gray_video for "
-                  f"a stream) for a gray camera", RuntimeWarning, stacklevel=4)
 
 
 class Denoiser:
@@ -164,10 +81,7 @@ class Denoiser:
         quantization = pick_quantization(self.card, model, quantization)
         if tile is not None and (not isinstance(tile, (int, np.integer)) or tile < 1):
             raise ValueError(f"tile must be a positive integer or None, got {tile!r}")
-        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
-                                        or not 1 <= num_threads <= MAX_THREADS):
-            raise ValueError(f"num_threads must be an integer in 1..{MAX_THREADS} or None (all "
-                             f"{os.cpu_count()} cores), got {num_threads!r}")
+        check_threads(num_threads)
         if isinstance(tile_workers, bool) or not isinstance(tile_workers, (int, np.integer)) \
                 or not 1 <= tile_workers <= MAX_THREADS:
             raise ValueError(f"tile_workers must be an integer in 1..{MAX_THREADS}, got {tile_workers!r}")
@@ -197,6 +111,7 @@ class Denoiser:
         self.tile_workers = int(tile_workers)
         self._pyr_threads = max(1, self.num_threads // self.tile_workers)   # the pyramid op's share
         self._pool = None
+        self._closed = False
         self._workers: List[CoreModel] = []
         if self.tile_workers > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -213,6 +128,23 @@ class Denoiser:
         return open_core(self.card, self.quantization, self.backend, num_threads)
 
     # ------------------------------------------------------------------ public
+    def close(self) -> None:
+        """End the tile workers' threads (tile_workers > 1); calls after close() raise. Also
+        `with Denoiser(...) as den:`."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"this Denoiser ({self.card.name}) was closed; make a new one")
+
+    def __enter__(self) -> "Denoiser":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @property
     def noise(self) -> Optional[NoiseProfile]:
         """The camera's noise profile a noise-conditioned model is told (None: estimated on each
@@ -232,6 +164,7 @@ class Denoiser:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise one frame; returns the same shape and dtype (see the module docstring)."""
+        self._check_open()
         image, squeeze, dtype = validate_frame(image)   # before the lock: a bad frame waits for nothing
         scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
         with self._lock:
@@ -251,6 +184,7 @@ class Denoiser:
             raise ValueError(f"Denoiser.raw takes float32 [H, W, 1 or 3] frames in [0, 1], got "
                              f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}; "
                              f"call the Denoiser itself for any other frame")
+        self._check_open()
         if (noise is not None or inv_frames is not None) and not self.card.noise_input:
             raise ValueError(f"{self.card.name} is a blind model: it takes no noise profile or frame "
                              f"counts; call raw(frame)")

@@ -27,8 +27,7 @@ import numpy as np
 from bfcnn.runtime import motion, pyramid
 from bfcnn.runtime.motion import check_flags
 from bfcnn.runtime.core_model import check_backend, open_core
-from bfcnn.runtime.denoiser import (MAX_THREADS, StrengthSetting, finish_output, validate_frame,
-                                    warn_gray_frame)
+from bfcnn.runtime.frames import StrengthSetting, check_threads, finish_output, validate_frame, warn_gray_frame
 from bfcnn.runtime.tiling import align_up, pad_bottom_right
 from bfcnn.zoo import DEFAULT_VIDEO_MODEL, ModelCard, ModelError, pick_quantization, resolve
 
@@ -71,10 +70,7 @@ class VideoDenoiser:
             raise ModelError(f"{self.card.name} is a still model (its card has no \"temporal\": true); "
                              f"use Denoiser for it, or a video model here "
                              f"({', '.join(_video_models()) or 'none installed'})")
-        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
-                                        or not 1 <= num_threads <= MAX_THREADS):
-            raise ValueError(f"num_threads must be an integer in 1..{MAX_THREADS} or None (all "
-                             f"{os.cpu_count()} cores), got {num_threads!r}")
+        check_threads(num_threads)
         check_flags(motion, detect_cuts)
         self.strength = strength
         self.quantization = pick_quantization(self.card, model, quantization)
@@ -89,6 +85,16 @@ class VideoDenoiser:
         self._warned_gray = False
         self.stats = VideoStats()
         self._forget()
+
+    def close(self) -> None:
+        """Nothing to release but the interpreter (dropped with the object): here so that every
+        denoiser closes alike, and for `with VideoDenoiser(...) as video:`."""
+
+    def __enter__(self) -> "VideoDenoiser":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def reset(self) -> None:
         """Forget the past: the next frame is denoised as a first frame. Waits for a frame in

@@ -279,3 +279,23 @@ def test_a_gray_model_denoises_each_channel_of_a_colour_frame_on_its_own():
     out = den(frame)
     for c in range(3):
         assert np.array_equal(out[:, :, c], den(np.ascontiguousarray(frame[:, :, c])))
+
+
+def test_denoisers_close_and_work_as_context_managers():
+    """close() ends a tiling Denoiser's worker threads; every denoiser works in `with`."""
+    import threading
+    from bfcnn.runtime import AveragingDenoiser, VideoDenoiser
+    frame = np.full((96, 96, 3), 100, np.uint8)
+    before = {t.name for t in threading.enumerate()}
+    with Denoiser(num_threads=2, tile=32, tile_workers=2) as den:
+        den(frame)
+        assert any(t.name.startswith("bfcnn-tile") for t in threading.enumerate())
+    assert {t.name for t in threading.enumerate() if t.name.startswith("bfcnn-tile")} <= before
+    with pytest.raises(RuntimeError, match="closed"):
+        den(frame)
+    with AveragingDenoiser(num_threads=2) as video:
+        video(frame)
+    with pytest.raises(RuntimeError, match="closed"):
+        video(frame)
+    with VideoDenoiser(num_threads=2) as video:
+        assert video(frame).shape == frame.shape
