@@ -248,9 +248,42 @@ def still_real(args) -> str:
             m = a.mean(axis=0)
             rows.append([still_name, label, len(pairs), m[0], m[1], m[2], m[3], m[4], m[5], float(a[:, 5].max()),
                          float(a[:, 6].min()), m[7]])
-    return table(["still model", "noise", "scenes", "noisy", "single-frame", f"stream at frame {args.still_frames}",
-                  f"mean of {args.still_frames}", "still model on the mean", "best oracle - stream (mean)",
-                  "(worst scene)", "worst frame vs single-frame", "frames held (mean)"], rows)
+    quality = table(["still model", "noise", "scenes", "noisy", "single-frame", f"stream at frame {args.still_frames}",
+                     f"mean of {args.still_frames}", "still model on the mean", "best oracle - stream (mean)",
+                     "(worst scene)", "worst frame vs single-frame", "frames held (mean)"], rows)
+    return quality + "\n\n" + still_speed(args)
+
+
+def still_speed(args) -> str:
+    """ms per 640x480 colour frame (median of interleaved runs) of each still model alone and
+    behind frame averaging on a still scene, with OpenCV's colour NLM (h 10, 7 / 21) in the same
+    run for the ratio."""
+    rng = np.random.default_rng(0)
+    base = cv2.resize(load_set("Kodak24", limit=1)[0], (640, 480), interpolation=cv2.INTER_AREA)
+    frames = [add_noise(base, 10.0, rng) for _ in range(8)]
+    pairs = [(Denoiser(n, num_threads=args.threads), AveragingDenoiser(n, num_threads=args.threads)) for n in args.stills]
+    times = {n: ([], []) for n in args.stills}
+    nlm = []
+    for k in range(args.speed_frames):
+        f = frames[k % len(frames)]
+        for n, (still, avg) in zip(args.stills, pairs):
+            t0 = time.perf_counter()
+            still(f)
+            t1 = time.perf_counter()
+            avg(f)
+            times[n][0].append(t1 - t0)
+            times[n][1].append(time.perf_counter() - t1)
+        if k % 20 == 0:
+            t0 = time.perf_counter()
+            cv2.fastNlMeansDenoisingColored(f, None, 10, 10, 7, 21)
+            nlm.append(time.perf_counter() - t0)
+    t_nlm = 1000 * float(np.median(nlm))
+    rows = []
+    for n in args.stills:
+        single, stream = (1000 * float(np.median(v)) for v in times[n])
+        rows.append([n, single, stream, stream / single, t_nlm / single, t_nlm / stream])
+    return table(["still model (640x480 colour)", "single-frame ms", "stream ms", "stream / single-frame",
+                  "NLM colour / single-frame", "NLM colour / stream"], rows)
 
 
 def main() -> None:
