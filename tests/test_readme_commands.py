@@ -34,7 +34,7 @@ ELSEWHERE = {
     "pip install --no-deps .": "tests/test_board_install.py",
     "python -c \"import cv2": "tests/test_board_install.py",
     "python -m bfcnn.": "tests/trainer/test_readme_training.py",
-    "cp configs/finetune": "tests/trainer/test_readme_training.py",
+    "cp configs/your_photos.json": "tests/trainer/test_readme_training.py",
     "bfcnn-runtime --model runs/": "tests/trainer/test_readme_training.py",
     "--picamera2": "tests/runtime/test_cli.py (the Picamera2 fake)",
 }

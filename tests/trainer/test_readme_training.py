@@ -39,7 +39,7 @@ def test_the_quick_start_trains_exports_and_denoises(tmp_path):
 
 def test_the_fine_tune_recipe_keeps_the_shipped_architecture(tmp_path):
     _, finetune = bash_blocks(section("Train your own"))
-    assert finetune[0].startswith("cp configs/finetune/your_photos.json mine.json")
+    assert finetune[0].startswith("cp configs/your_photos.json mine.json")
     _run(runnable(finetune[0]), tmp_path)
     photos = tmp_path / "my_photos"                 # "your photos": eight Kodak24 images
     photos.mkdir()
