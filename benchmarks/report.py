@@ -68,6 +68,8 @@ def publish(title: str, body: str, notes: str = "") -> None:
     text = portable(text)
     print(text)
     replace_section(RESULTS, title, text)
+    print(f"(this replaced the section \"{title}\" of benchmarks/RESULTS.md; --no-write prints only)",
+          file=sys.stderr)
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

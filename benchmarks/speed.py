@@ -70,6 +70,9 @@ def main() -> None:
                             overhead = f"{100 * (t - t_inv) / t:.1f}%"
                         else:
                             overhead = ""
+                        print(f"{w}x{h} {'gray' if gray else 'BGR'} {name} {q} {backend} {threads} thread(s)"
+                              f"{f', tile {tile}' if tile else ''}{f', ensemble {n}' if n > 1 else ''}: "
+                              f"{1 / t:.1f} frames/s", file=sys.stderr, flush=True)
                         rows.append([f"{w}x{h}", "gray" if gray else "BGR", name + (f" x{n}" if n > 1 else ""), q,
                                      backend, threads,
                                      (f"{tile}" + (f" x{workers} workers" if workers > 1 else "")) if tile else "whole",
