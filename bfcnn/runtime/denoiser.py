@@ -92,8 +92,7 @@ class Denoiser:
         self.shuffle = shuffle
         self._noise = _check_noise(self.card, noise, shuffle)
         self.last_noise: Optional[NoiseProfile] = None   # the profile the last frame was denoised with
-        self._profile: Optional[NoiseProfile] = None      # the frame being denoised: its profile,
-        self._level_profile: Optional[NoiseProfile] = None   # ... that in the levels' units (int8 gain)
+        self._profile: Optional[NoiseProfile] = None      # the frame being denoised: its profile
         self._inv_frames: Optional[np.ndarray] = None      # ... and its 1/frame counts (raw())
         self.quantization = quantization
         self.num_threads = int(num_threads or os.cpu_count() or 1)
@@ -118,6 +117,9 @@ class Denoiser:
             per = max(1, self.num_threads // self.tile_workers)
             self._workers = [self._open_core(per) for _ in range(self.tile_workers)]
             self._pool = ThreadPoolExecutor(self.tile_workers, thread_name_prefix="bfcnn-tile")
+        if self.card.noise_input and self._model.quantized:
+            raise ModelError(f"{self._model.path}: a noise-conditioned model runs float-input files only "
+                             f"(none, float16, dynamic); full-integer files are not made for it")
         expected = self.card.levels * (2 if self.card.noise_input else 1)
         if self._model.num_inputs != expected:
             raise ModelError(f"{self._model.path} has {self._model.num_inputs} inputs but its card says "
@@ -258,10 +260,8 @@ class Denoiser:
             # measured (4 CBSD68 images): int8 loses 2.0 / 6.0 dB to float at 1/4 and 1/10
             # brightness without this, 0.36 / 0.29 dB with it. One g per frame, so tiles and
             # ensemble passes agree (padding and flips leave the peak as it is).
-            peak = float(image[:, :, :self.card.channels].max()) * float(scale)
+            peak = float(image.max()) * float(scale)
             gain = np.float32(min(INT8_MAX_GAIN, 1.0 / peak)) if peak > 0 else np.float32(1.0)
-        if self._profile is not None:
-            self._level_profile = self._profile if gain == 1.0 else self._profile.scaled(float(gain))
         upright = image.shape[:2]
         out = dihedral.average(lambda img: self._denoise(img, np.float32(scale * gain), img.shape[:2] != upright,
                                                          half), image, self.ensemble)
@@ -332,23 +332,20 @@ class Denoiser:
         return model([lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in levels])
 
     def _run_noise(self, image: np.ndarray, scale: np.float32, model: CoreModel) -> np.ndarray:
-        """_run for a noise-conditioned model: the pyramid, then each level's noise map from the
-        profile (and the frame counts, when they ride along as the last channel)."""
+        """_run for a noise-conditioned model (float-input files only: checked at construction):
+        the pyramid, then each level's noise map from the profile (and the frame counts, when they
+        ride along as the last channel), both straight into the interpreter's inputs."""
         c = self.card.channels
         inv = None
         if image.shape[2] > c:
             inv = np.ascontiguousarray(image[:, :, c])
             image = np.ascontiguousarray(image[:, :, :c])
         shapes = [(h, w, c) for h, w in pyramid.level_shapes(image.shape[0], image.shape[1], self.card.levels)]
-        if model.quantized:
-            levels = [lvl if lvl.ndim == 3 else lvl[:, :, None] for lvl in
-                      pyramid.pyramid_down(image, self.card.levels, float(scale), threads=self._pyr_threads)]
-            return model(levels + noise_maps.level_maps(self._level_profile, levels, inv))
         views = model.input_views(shapes + shapes)
         try:
             n = self.card.levels
             pyramid.pyramid_down(image, n, float(scale), out=views[:n], threads=self._pyr_threads)
-            noise_maps.level_maps(self._level_profile, [v[0] for v in views[:n]], inv, out=[v[0] for v in views[n:]])
+            noise_maps.level_maps(self._profile, [v[0] for v in views[:n]], inv, out=[v[0] for v in views[n:]])
         finally:
             views.clear()   # see _run
             del views
