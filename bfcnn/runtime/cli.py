@@ -207,19 +207,21 @@ def _finish(stats: StreamStats, args, what: str) -> int:
 
 
 def _noise_profile(args, settings: Optional[dict] = None):
-    """The --noise-profile file measured nearest the source's gain (`settings`), or None."""
-    if not args.noise_profile:
+    """Of the --noise-profile files (read once, in run()), the one measured nearest the source's
+    gain (`settings`), or None."""
+    if not args.profiles:
         return None
     from bfcnn.runtime import noise
-    profile = noise.nearest([noise.load(f) for f in args.noise_profile], settings or {})
-    if len(args.noise_profile) > 1:
+    profile = noise.nearest(args.profiles, settings or {})
+    if len(args.profiles) > 1:
         print(f"noise profile: {profile.camera or 'saved'} at {profile.settings}", file=sys.stderr)
     return profile
 
 
-def _video_denoiser(args, den, settings: Optional[dict] = None):
-    """The stream denoiser for videos and cameras: frame averaging before --model (default), the
-    trained --video-model, or None with --no-temporal."""
+def _video_denoiser(args, den, profile=None):
+    """The stream denoiser for videos and cameras: frame averaging before --model (default; it
+    starts from `profile`, the saved noise profile picked for the source), the trained
+    --video-model, or None with --no-temporal."""
     if args.no_temporal:
         return None
     if args.temporal == "average":
@@ -227,7 +229,6 @@ def _video_denoiser(args, den, settings: Optional[dict] = None):
             if on:
                 raise ValueError(f"{flag} applies to frames denoised alone; add --no-temporal")
         from bfcnn.runtime.averaging import AveragingDenoiser
-        profile = _noise_profile(args, settings)
         return AveragingDenoiser(still=den, strength=args.strength, noise_profile=profile)
     for flag, value, default in (("--ensemble", args.ensemble, 1), ("--tile", args.tile, None), ("--shuffle", args.shuffle, False),
                                  ("--quantization", args.quantization if args.quantization != "none" else None, None)):
@@ -281,9 +282,10 @@ def _run_live(den, args) -> int:
     source = _live_source(args, gray=den.card.channels == 1)
     try:
         # the camera's gain picks the saved noise profile; calibration records it
-        if den.card.noise_input and args.noise_profile:   # frames denoised alone (--no-temporal)
-            den.noise = _noise_profile(args, source.settings())
-        video = _video_denoiser(args, den, source.settings())
+        profile = _noise_profile(args, source.settings())
+        if den.card.noise_input and profile is not None:   # also frames denoised alone (--no-temporal)
+            den.noise = profile
+        video = _video_denoiser(args, den, profile)
         sinks = _view_sinks(args)
         if args.output:
             sinks.append(VideoSink(args.output, args.fps, keep_time=True))
@@ -312,8 +314,10 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as exc:
         hint = " (bfcnn-runtime: a video model goes to --video-model)" if "video model" in str(exc) else ""
         raise ModelError(f"--model {args.model}: {exc}{hint}") from None
-    if den.card.noise_input and args.noise_profile:
-        den.noise = _noise_profile(args)
+    from bfcnn.runtime import noise
+    args.profiles = [noise.load(f) for f in args.noise_profile or []]
+    if den.card.noise_input and args.profiles:
+        den.noise = noise.nearest(args.profiles, {})
     args.probe = _probe(args)
     try:
         return _run(den, args)
@@ -336,7 +340,7 @@ def _run(den, args) -> int:
     total = StreamStats()
     remaining = args.max_frames
     skipped: List[str] = []
-    video = _video_denoiser(args, den) if videos else None
+    video = _video_denoiser(args, den, _noise_profile(args)) if videos else None
     for inp in videos:
         out = out_path(inp, args.output, single, inputs)
         try:
