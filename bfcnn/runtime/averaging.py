@@ -47,7 +47,7 @@ import numpy as np
 
 from bfcnn.runtime import motion
 from bfcnn.runtime.denoiser import Denoiser
-from bfcnn.runtime.frames import StrengthSetting, finish_output, validate_frame
+from bfcnn.runtime.frames import StrengthSetting, finish_output, luma, unit_scale, validate_frame
 from bfcnn.runtime.noise import NoiseProfile, StillDifferences, running
 
 BLUR = 4.0            # px: the neighbourhood of the mismatch statistics (Gaussian sigma)
@@ -119,7 +119,7 @@ class FrameAverage:
             small = cv2.resize(frame, hw, interpolation=cv2.INTER_AREA)
         small = small.reshape(hw[1], hw[0], c)
         if fine is None:
-            fine = _luma(small)
+            fine = luma(small)
         if self.average is None or self.average.shape != frame.shape:
             return self._start(frame, hw, fine)
         whole = (int(np.rint(shift[0])), int(np.rint(shift[1])))
@@ -145,7 +145,7 @@ class FrameAverage:
         mean_c = np.full((1, c), 1.0 / c, np.float32)
         dsq = np.square(dh)
         dsq_c = cv2.transform(dsq, mean_c).reshape(hw[1], hw[0]) if c > 1 else dsq.reshape(hw[1], hw[0])
-        dl = _luma(dh)
+        dl = luma(dh)
         past_luma = fine - dl                     # the aligned past's luma (the reduction is linear)
         self._tick += 1
         if self.noise.frames < MEASURE_EVERY or self._tick % MEASURE_EVERY == 0:
@@ -314,7 +314,7 @@ class AveragingDenoiser:
         """Denoise the next frame of the stream; returns the same shape and dtype."""
         image, squeeze, dtype = validate_frame(image)
         with self._lock:
-            scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+            scale = unit_scale(dtype)
             frame = np.multiply(image, scale, dtype=np.float32)
             key = (image.shape, dtype)
             h, w = frame.shape[:2]
@@ -322,7 +322,7 @@ class AveragingDenoiser:
             # motion.thumbnail's, without a second pass over the full frame)
             hw = (max(1, w // 2), max(1, h // 2))
             small = cv2.resize(frame, hw, interpolation=cv2.INTER_AREA).reshape(hw[1], hw[0], frame.shape[2])
-            fine = _luma(small)
+            fine = luma(small)
             thumb = cv2.resize(fine, (max(1, w // motion.THUMB), max(1, h // motion.THUMB)),
                                interpolation=cv2.INTER_AREA)
             self.stats.frames += 1
@@ -411,13 +411,6 @@ class AveragingDenoiser:
 def _outwards(shift: Tuple[float, float]) -> Tuple[int, int]:
     """A sub-pixel shift rounded away from zero: every row / column it leaves partly without a past."""
     return int(np.sign(shift[0]) * np.ceil(abs(shift[0]))), int(np.sign(shift[1]) * np.ceil(abs(shift[1])))
-
-
-def _luma(image: np.ndarray) -> np.ndarray:
-    """float32 [h, w] luma of an [h, w, C] float32 image (C = 1 or 3, BGR)."""
-    if image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    return np.ascontiguousarray(image[:, :, 0])
 
 
 def _resampled(image: np.ndarray, dy: float, dx: float) -> np.ndarray:

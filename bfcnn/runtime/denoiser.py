@@ -18,8 +18,8 @@ from bfcnn.runtime import noise_maps, pyramid
 from bfcnn.runtime import noise as profiles
 from bfcnn.runtime.noise import NoiseProfile
 from bfcnn.runtime.core_model import CoreModel, check_backend, open_core
-from bfcnn.runtime.frames import (MAX_THREADS, StrengthSetting, check_threads, finish_output, validate_frame,
-                                   warn_gray_frame)
+from bfcnn.runtime.frames import (MAX_THREADS, StrengthSetting, check_threads, finish_output, unit_scale,
+                                   validate_frame, warn_gray_frame)
 from bfcnn.runtime.tiling import align_up, pad_bottom_right, tiles
 from bfcnn.zoo import DEFAULT_MODEL, ModelCard, ModelError, pick_quantization, resolve
 
@@ -168,7 +168,7 @@ class Denoiser:
         """Denoise one frame; returns the same shape and dtype (see the module docstring)."""
         self._check_open()
         image, squeeze, dtype = validate_frame(image)   # before the lock: a bad frame waits for nothing
-        scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+        scale = unit_scale(dtype)
         with self._lock:
             out = self._raw(image, scale)
             return finish_output(out, image, scale, self.strength, dtype, squeeze)

@@ -19,6 +19,26 @@ MAX_THREADS = 64             # LiteRT threads per interpreter (each Denoiser may
 FLOAT_SLACK = 1.0 / 255.0    # float32 frames may stray this far outside [0, 1] (rounding)
 
 
+def unit_scale(dtype) -> np.float32:
+    """What a frame of this dtype is multiplied by to hold [0, 1]: 1/255 for uint8, 1 for float32."""
+    return np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+
+
+def in_units(frame: np.ndarray) -> np.ndarray:
+    """A uint8 (0-255) or float32 (0-1) frame as float32 [H, W, C] in [0, 1] (a new array; HxW
+    frames get a channel axis)."""
+    x = frame.astype(np.float32) * unit_scale(frame.dtype)
+    return x[:, :, None] if x.ndim == 2 else x
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """float32 [h, w] luma of an [h, w, C] float32 image (C = 1 or 3, BGR): OpenCV's BGR-to-gray
+    weights, or the one plane."""
+    if image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return np.ascontiguousarray(image[:, :, 0])
+
+
 def check_strength(strength: float) -> float:
     """`strength` as a float in STRENGTH_RANGE; ValueError naming the range otherwise."""
     lo, hi = STRENGTH_RANGE

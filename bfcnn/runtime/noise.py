@@ -35,6 +35,8 @@ from typing import Dict, Optional, Tuple
 import cv2
 import numpy as np
 
+from bfcnn.runtime.frames import in_units, luma as frame_luma
+
 VERSION = 1
 BINS = 8                 # intensity bins of a measured profile (quantiles of the frame's luma)
 CHI2_MEDIAN = 0.455      # median of a chi-square with 1 degree of freedom: median(d^2) / var(d)
@@ -106,8 +108,7 @@ class NoiseProfile:
     def std_map(self, frame: np.ndarray) -> np.ndarray:
         """Per-pixel noise std of `frame` (float32 [H, W, C] in [0, 1]), mean over channels:
         float32 [H, W], from each pixel's luma."""
-        luma = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.shape[2] == 3 else frame[:, :, 0]
-        return np.sqrt(self.variance(luma))
+        return np.sqrt(self.variance(frame_luma(frame)))
 
     def scaled(self, a: float) -> "NoiseProfile":
         """The profile of the same camera's frames multiplied by a > 0 (brighter or darker)."""
@@ -198,10 +199,7 @@ def estimate(frame: np.ndarray, block: int = 8, flat: float = FLAT_SHARE) -> Noi
     benchmarks/RESULTS.md (noise estimation)."""
     if not isinstance(block, int) or block < 4 or block % 2:
         raise ValueError(f"block must be an even number of pixels >= 4, got {block!r}")
-    scale = np.float32(1.0 / 255.0) if frame.dtype == np.uint8 else np.float32(1.0)
-    x = frame.astype(np.float32) * scale
-    if x.ndim == 2:
-        x = x[:, :, None]
+    x = in_units(frame)
     h, w, c = x.shape
     bh, bw = h // block, w // block
     if bh * bw < MIN_SAMPLES:
@@ -267,10 +265,7 @@ def rough(frame: np.ndarray) -> NoiseProfile:
     from the median absolute difference of horizontal neighbours (MAD / 0.6745 / sqrt 2: white
     noise's reading, so correlated noise reads low), std 0 for frames under 2 pixels wide; same
     frames as estimate(). Scales with the frame like every estimate here."""
-    scale = np.float32(1.0 / 255.0) if frame.dtype == np.uint8 else np.float32(1.0)
-    x = frame.astype(np.float32) * scale
-    if x.ndim == 2:
-        x = x[:, :, None]
+    x = in_units(frame)
     d = np.abs(np.diff(x, axis=1)).reshape(-1, x.shape[2])
     std = np.median(d, axis=0) / (0.6745 * math.sqrt(2.0)) if d.size else np.zeros(x.shape[2])
     return NoiseProfile((0.0,), tuple((float(v),) for v in std), size=(x.shape[0], x.shape[1]),
@@ -304,14 +299,10 @@ def from_pair(noisy: np.ndarray, reference: np.ndarray, camera: str = "",
     if noisy.dtype != reference.dtype:
         raise ValueError(f"noisy ({noisy.dtype}) and reference ({reference.dtype}) must have one dtype: "
                          f"both uint8 (0-255) or both float32 (0-1)")
-    scale = np.float32(1.0 / 255.0) if noisy.dtype == np.uint8 else np.float32(1.0)
-    y = noisy.astype(np.float32) * scale
-    x = reference.astype(np.float32) * scale
-    if y.ndim == 2:
-        y, x = y[:, :, None], x[:, :, None]
+    y, x = in_units(noisy), in_units(reference)
     r = y - x
     c = r.shape[2]
-    luma = cv2.cvtColor(x, cv2.COLOR_BGR2GRAY) if c == 3 else x[:, :, 0]
+    luma = frame_luma(x)
     # every pixel of a pair's residual is noise: plain means (medians of a uint8 residual of a
     # few grey levels jump between whole values)
     intensity, var = binned_variance(np.square(r).reshape(-1, c), luma.ravel(), robust=False)

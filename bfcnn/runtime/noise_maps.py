@@ -25,6 +25,8 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
+from bfcnn.runtime.frames import luma
+
 _TAPS = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
 MAX_LEVELS = 8
 LUT_SIZE = 256      # luma steps of the std table (cv2.LUT takes 8-bit indexes)
@@ -51,10 +53,6 @@ def level_factors(correlation: Sequence[float], levels: int) -> np.ndarray:
         raise ValueError(f"levels must be in 1..{MAX_LEVELS}, got {levels}")
     corr = [1.0] + [float(c) for c in correlation]
     return np.array([WHITE[k] * corr[min(k, len(corr) - 1)] for k in range(levels)], np.float32)
-
-
-def _luma(level: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(level, cv2.COLOR_BGR2GRAY) if level.shape[2] == 3 else level[:, :, 0]
 
 
 def level_maps(profile, levels: Sequence[np.ndarray], inv_frames: Optional[np.ndarray] = None,
@@ -86,7 +84,7 @@ def level_maps(profile, levels: Sequence[np.ndarray], inv_frames: Optional[np.nd
     maps = []
     for k, lvl in enumerate(levels):
         # rounds and saturates; |luma| (a resampled stream dips a little below 0) stays homogeneous
-        index = cv2.convertScaleAbs(_luma(lvl), alpha=(LUT_SIZE - 1) / top)
+        index = cv2.convertScaleAbs(luma(lvl), alpha=(LUT_SIZE - 1) / top)
         lut = (table * factors[k]).astype(np.float32).reshape(LUT_SIZE, 1, c)
         m = cv2.LUT(cv2.merge([index] * c) if c > 1 else index, lut).reshape(lvl.shape)
         if inv_frames is not None:

@@ -27,7 +27,8 @@ import numpy as np
 from bfcnn.runtime import motion, pyramid
 from bfcnn.runtime.motion import check_flags
 from bfcnn.runtime.core_model import check_backend, open_core
-from bfcnn.runtime.frames import StrengthSetting, check_threads, finish_output, validate_frame, warn_gray_frame
+from bfcnn.runtime.frames import (StrengthSetting, check_threads, finish_output, unit_scale, validate_frame,
+                                   warn_gray_frame)
 from bfcnn.runtime.tiling import align_up, pad_bottom_right
 from bfcnn.zoo import DEFAULT_VIDEO_MODEL, ModelCard, ModelError, pick_quantization, resolve
 
@@ -112,7 +113,7 @@ class VideoDenoiser:
         """Denoise the next frame of the stream; returns the same shape and dtype."""
         image, squeeze, dtype = validate_frame(image)
         with self._lock:
-            scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+            scale = unit_scale(dtype)
             frame = self._model_frame(image)
             out = self._step(frame, scale, (image.shape, dtype))
             if frame is not image:
@@ -127,7 +128,7 @@ class VideoDenoiser:
         first frame and after a cut; near the trust G of the last blend elsewhere."""
         image, _, dtype = validate_frame(image)
         with self._lock:
-            scale = np.float32(1.0 / 255.0) if dtype == np.uint8 else np.float32(1.0)
+            scale = unit_scale(dtype)
             frame = self._model_frame(image)
             saved = (self._past, self._past_thumb, self._past_fine, self._key, dataclasses.replace(self.stats))
             try:
