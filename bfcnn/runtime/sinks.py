@@ -4,6 +4,7 @@ Each sink has write(Frame) and close(); the pipeline calls them from one thread.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import deque
@@ -128,8 +129,6 @@ def window_problem() -> Optional[str]:
     """Why OpenCV cannot open a window here (None: it can). pip's runtime install brings
     opencv-python-headless, which has no windows (servers, Pi, Jetson); a desktop OpenCV on Linux
     needs a display server."""
-    import os
-    import sys
     info = cv2.getBuildInformation()
     gui = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.strip().startswith("GUI:")), "")
     if gui.upper() == "NONE":

@@ -108,9 +108,9 @@ def _check_request(cfg: PipelineConfig, quantizations: Sequence[str], calibratio
         if q not in QUANTIZATIONS:
             raise ExportError(f"--quantization {q!r} is not valid; choose from {', '.join(QUANTIZATIONS)}")
         if q == "int8" and (cfg.model.temporal or cfg.model.noise_input):
-            what = "the past's" if cfg.model.temporal else "the noise maps'"
-            raise ExportError(f"--quantization int8: not implemented for {'temporal' if cfg.model.temporal else 'noise-conditioned'} "
-                              f"models ({what} input needs its own calibration); export none, float16 or dynamic")
+            kind, extra = ("temporal", "the past's") if cfg.model.temporal else ("noise-conditioned", "the noise maps'")
+            raise ExportError(f"--quantization int8: not implemented for {kind} models ({extra} input needs "
+                              f"its own calibration); export none, float16 or dynamic")
     if calibration_sigma is None:
         calibration_sigma = int8.default_calibration_sigma(cfg)
     if not calibration_sigma > 0:
@@ -158,8 +158,7 @@ def _reference(run: _Run, check_image: str, sigma: float) -> None:
     noisy = noisy.astype(np.float32)
     pyr = numpy_pyramid(noisy, levels)
     if run.cfg.model.noise_input:   # the maps of the check frame's own noise, as a profile gives them
-        pyr = pyr + noise_maps.level_maps(noise.from_pair(noisy, clean), [p[0] for p in pyr])
-        pyr = pyr[:levels] + [m[None] for m in pyr[levels:]]
+        pyr = pyr + [m[None] for m in noise_maps.level_maps(noise.from_pair(noisy, clean), [p[0] for p in pyr])]
     if run.cfg.model.temporal:   # a past near the frame (a blurred clean image), so the blend counts
         past = cv2.GaussianBlur(clean.astype(np.float32), (0, 0), 1.0).reshape(clean.shape)
         pyr = pyr + numpy_pyramid(past, levels)
