@@ -19,13 +19,19 @@ Speed at 640x480 colour, 2 threads, measured interleaved in the same run.
     python benchmarks/video.py                       # writes its section of RESULTS.md
     python benchmarks/video.py --still-real          # the still scene with real camera noise
 
---still-real: a still scene with a real camera's noise on each of 16 frames
-(bfcnn.evaluation.residual_stream: the noisy - reference residual of a PolyU100 pair at a
-fresh offset each frame), against the plain mean of the same 16 frames and the still model
-on that mean (the oracles a still camera allows), and the single-frame model on every frame.
-Beside it the same protocol on residuals synthesized from training images (the trainer's
-camera-noise pipeline on CBSD432), on which frame averaging's constants were set: PolyU100
-is evaluation only.
+--still-real: a still scene with a real camera's noise on each of 16 frames, against the
+plain mean of the same 16 frames and the still model on that mean (the oracles a still camera
+allows), and the single-frame model on every frame. The noise of a frame is a PolyU100 pair's
+residual (noisy - reference), two ways:
+- moved (bfcnn.evaluation.residual_stream): the whole residual at a fresh offset each frame.
+  The reference is not exactly registered with the noisy shot, so the residual also holds the
+  scene's edges; moved, they are edges that move from frame to frame, which a motion gate
+  rightly refuses to average;
+- flat blocks (bfcnn.evaluation.flat_noise_stream): 32 px blocks of the residual from where
+  the reference is flat, each placed where the intensity matches: the camera's level per
+  intensity and its correlation, without the pair's edges.
+Beside them the same on residuals synthesized from training images (the trainer's camera-noise
+pipeline on CBSD432), on which frame averaging's constants were set: PolyU100 is evaluation only.
 """
 from __future__ import annotations
 
@@ -223,18 +229,22 @@ def _synthetic_residuals(count: int):
 
 
 def still_real(args) -> str:
-    from bfcnn.evaluation import real_pairs, residual_stream
-    sets = {"PolyU100 residuals": [(n, ref, noisy.astype(np.float32) - ref)
-                                   for n, noisy, ref in real_pairs()][::args.real_step],
-            "synthetic camera residuals (CBSD432)": _synthetic_residuals(args.synthetic_pairs)}
+    from bfcnn.evaluation import flat_noise_stream, real_pairs, residual_stream
+    polyu = [(n, ref, noisy.astype(np.float32) - ref) for n, noisy, ref in real_pairs()][::args.real_step]
+    synthetic = _synthetic_residuals(args.synthetic_pairs)
+    # (label, pairs, how a pair's residual becomes 16 frames of noise)
+    sets = [("PolyU100 residuals, moved", polyu, residual_stream),
+            ("PolyU100 residuals, flat blocks", polyu, flat_noise_stream),
+            ("synthetic camera residuals (CBSD432), moved", synthetic, residual_stream),
+            ("synthetic camera residuals (CBSD432), flat blocks", synthetic, flat_noise_stream)]
     rows = []
     for still_name in args.stills:
         avg = AveragingDenoiser(still_name, num_threads=args.threads)
         still = avg.still
-        for label, pairs in sets.items():
+        for label, pairs, make in sets:
             acc = []
             for k, (name, clean, residual) in enumerate(pairs):
-                frames = residual_stream(clean, residual, args.still_frames, seed=k)
+                frames = make(clean, residual, args.still_frames, seed=k)
                 avg.reset()
                 outs = [avg(y) for y in frames]
                 single = [psnr(still(y), clean) for y in frames]
@@ -319,7 +329,12 @@ def main() -> None:
                     "frame averaging + the still model (edge_color_realtime: the default; "
                     "edge_color_noisemap is told the noise the stream measured over each pixel's "
                     "frame count). Worst frame: the stream's lowest "
-                    "PSNR over the single-frame model's on the same frame, over all frames and scenes.")
+                    "PSNR over the single-frame model's on the same frame, over all frames and scenes. "
+                    "Moved: a pair's whole residual at a fresh offset each frame, the pair's edges "
+                    "included (its reference is not exactly registered with the noisy shot), which "
+                    "move from frame to frame; flat blocks: blocks of the residual from where the "
+                    "reference is flat, placed by intensity (bfcnn.evaluation.flat_noise_stream): "
+                    "the camera's noise without the pair's edges.")
         return
     result = evaluate(args)
     body = render(result)

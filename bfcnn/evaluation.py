@@ -128,3 +128,52 @@ def bm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
     if x.ndim == 2:
         return np.clip(_bm3d.bm3d(x, sigma / 255.0) * 255.0, 0, 255)
     return np.clip(_bm3d.bm3d_rgb(x[:, :, ::-1], sigma / 255.0)[:, :, ::-1] * 255.0, 0, 255)
+
+
+def flat_noise_stream(clean: np.ndarray, residual: np.ndarray, frames: int, seed: int,
+                      block: int = 32, candidates: int = 48) -> List[np.ndarray]:
+    """A still scene with a real camera's noise on every frame, without the pair's edges:
+    `residual` (float32, noisy - clean of a photo pair, same shape as uint8 `clean`) is cut
+    into windows of `block` px where the reference is flat (the lower 40% of windows by its
+    gradient energy), and each block of each frame takes a window, picked at random from the
+    `candidates` whose mean reference intensity is nearest its own (turned by 180 degrees half
+    the time: the noise's autocorrelation is the same). Added, rounded and clipped to uint8.
+
+    Why not residual_stream alone: a pair's reference (a mean of many shots) is not exactly
+    registered with, or as sharp as, the noisy shot, so its residual holds the scene's edges
+    (up to 3x the noise std on PolyU100); moved to a fresh offset each frame they are edges
+    that move, which a motion gate must not average, and the residual's level follows the
+    intensity where it was taken, not where it lands. Here each frame keeps the camera's level
+    per intensity and its spatial correlation (within a block), independent from frame to frame."""
+    rng = np.random.default_rng(seed)
+    h, w = clean.shape[:2]
+    if h < block or w < block:
+        raise ValueError(f"flat_noise_stream: the image ({w}x{h}) must be at least block={block} px on each side")
+    gray = clean if clean.ndim == 2 else cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY)
+    gray = gray.astype(np.float32)
+    energy = np.square(cv2.Sobel(gray, cv2.CV_32F, 1, 0)) + np.square(cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    # window means (top-left anchored) on an 8-px grid
+    ys = np.arange(0, h - block + 1, 8)
+    xs = np.arange(0, w - block + 1, 8)
+    box = lambda a: cv2.blur(a, (block, block), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    e_win, l_win = box(energy)[np.ix_(ys, xs)].ravel(), box(gray)[np.ix_(ys, xs)].ravel()
+    pos = np.stack(np.meshgrid(ys, xs, indexing="ij"), axis=-1).reshape(-1, 2)
+    flat = e_win <= np.percentile(e_win, 40)
+    pos, lum = pos[flat], l_win[flat]
+    k = min(candidates, len(lum))
+    base = clean.astype(np.float32)
+    out = []
+    for _ in range(frames):
+        noise = np.empty_like(residual)
+        for y in range(0, h, block):
+            for x in range(0, w, block):
+                bh, bw = min(block, h - y), min(block, w - x)
+                target = float(gray[y:y + bh, x:x + bw].mean())
+                nearest = np.argpartition(np.abs(lum - target), k - 1)[:k]
+                sy, sx = pos[nearest[int(rng.integers(k))]]
+                patch = residual[sy:sy + block, sx:sx + block]
+                if rng.integers(2):
+                    patch = patch[::-1, ::-1]
+                noise[y:y + bh, x:x + bw] = patch[:bh, :bw]
+        out.append(np.clip(np.rint(base + noise), 0, 255).astype(np.uint8))
+    return out
