@@ -154,6 +154,7 @@ class DatasetConfig:
     multiplicative_noise: List[float] = field(default_factory=list)
     gray_fraction: float = 0.0     # colour only: share of images turned gray, noise identical in all planes
     camera_noise: CameraNoiseConfig = field(default_factory=CameraNoiseConfig)
+    pixel_shuffle_fraction: float = 0.0   # share of camera-noise crops taken as a stride-2 sub-image of one twice the size
     crops_per_image: int = 8
     cache_decoded: bool = True
 

@@ -59,6 +59,11 @@ def validate(cfg: "PipelineConfig", model_types: Sequence[str],
     if d.gray_fraction > 0 and d.color_mode != "rgb":
         raise ConfigError(f"dataset.gray_fraction: only for color_mode 'rgb' (gray frames reaching a "
                           f"colour model), got color_mode {d.color_mode!r}; set it to 0")
+    if not 0.0 <= d.pixel_shuffle_fraction <= 1.0:
+        raise ConfigError(f"dataset.pixel_shuffle_fraction: must be between 0 and 1, got {d.pixel_shuffle_fraction}")
+    if d.pixel_shuffle_fraction > 0 and d.camera_noise.fraction <= 0:
+        raise ConfigError("dataset.pixel_shuffle_fraction: a share of the camera-noise crops, and "
+                          "dataset.camera_noise.fraction is 0; set camera_noise.fraction > 0 or this to 0")
     if not 1 <= m.levels <= 8:
         raise ConfigError(f"model.levels: must be between 1 and 8, got {m.levels}")
     for name in ("filters", "no_layers"):

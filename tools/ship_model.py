@@ -22,6 +22,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bfcnn.runtime.files import atomic_write_bytes  # noqa: E402
 from bfcnn.zoo import ModelCard, ModelError, card_bytes, verify, verify_onnx  # noqa: E402
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")   # a shipped model's folder name
@@ -120,8 +121,7 @@ def add_files(exported_dir: str, exported: dict, name: str, modes: list) -> int:
         shipped["quantization"][q] = entry
         if q in exported.get("export_check", {}):
             shipped.setdefault("export_check", {})[q] = exported["export_check"][q]
-    with open(os.path.join(out, "card.json"), "wb") as f:
-        f.write(card_bytes(shipped))
+    atomic_write_bytes(os.path.join(out, "card.json"), card_bytes(shipped))   # never half a card
     print(f"added {', '.join(modes)} to {name} -> {out}")
     return 0
 

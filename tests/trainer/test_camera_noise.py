@@ -196,3 +196,29 @@ def test_without_noise_the_pair_differs_by_little_but_compression(photo, jpeg, m
         mse = np.mean((target.astype(np.float64) - noisy) ** 2)
         values.append(10 * np.log10(255.0 ** 2 / max(mse, 1e-12)))
     assert np.mean(values) > (35.0 if jpeg else 44.0)
+
+
+def test_pixel_shuffled_crops_carry_whiter_noise_over_the_same_camera():
+    """dataset.pixel_shuffle_fraction: those camera-noise crops are a stride-2 sub-image of a crop
+    twice the size, so their noise is the camera's at half resolution: nearly white where the
+    full-resolution crops' noise is correlated; same shape, same camera."""
+    folder = require_set("CBSD68")
+    images = [cv2.imread(os.path.join(folder, f)) for f in sorted(os.listdir(folder))[:6]]
+    model = {"input_shape": ["?", "?", 3]}
+    cam = {"fraction": 1.0, "jpeg_fraction": 0.0, "isp_denoise_fraction": 0.0, "tone_curve_fraction": 0.0,
+           "shot_noise": [0.01, 0.01]}
+    lags = {}
+    for share in (0.0, 1.0):
+        cfg = parse_pipeline({"model": model, "dataset": {"color_mode": "rgb", "input_shape": [48, 48, 3],
+                                                          "batch_size": 16, "camera_noise": cam,
+                                                          "pixel_shuffle_fraction": share}})
+        batch = sample_batch(images, cfg.dataset, seed=1, step=2)
+        assert batch.clean.shape == batch.noisy.shape == (16, 48, 48, 3) and batch.camera.all()
+        r = batch.noisy.astype(np.float32) - batch.clean
+        lags[share] = float(np.median([_lag1(x.mean(axis=2)) for x in r]))
+    assert lags[0.0] > 0.3 and lags[1.0] < lags[0.0] - 0.25, lags
+
+
+def test_pixel_shuffle_needs_camera_noise():
+    with pytest.raises(ConfigError, match="pixel_shuffle_fraction.*camera_noise.fraction"):
+        parse_pipeline({"dataset": {"pixel_shuffle_fraction": 0.5}})

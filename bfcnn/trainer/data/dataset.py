@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 import warnings
-from typing import Callable, Iterator, List, NamedTuple, Optional
+from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -113,10 +113,29 @@ def sample_batch(images: List[np.ndarray], d: DatasetConfig, seed: int, step: in
     camera = np.zeros(d.batch_size, np.float32)
     if d.camera_noise.fraction > 0:
         cam_rng = np.random.default_rng([seed, step, 11])
+        shuffle_rng = np.random.default_rng([seed, step, 13])
         for i in np.flatnonzero(cam_rng.random(d.batch_size) < d.camera_noise.fraction):
-            clean[i], noisy[i] = camera_pair(clean[i], d.camera_noise, cam_rng)
+            if d.pixel_shuffle_fraction > 0 and shuffle_rng.random() < d.pixel_shuffle_fraction:
+                clean[i], noisy[i] = _shuffled_pair(images[picks[i]], h, w, d, shuffle_rng, cam_rng)
+            else:
+                clean[i], noisy[i] = camera_pair(clean[i], d.camera_noise, cam_rng)
             camera[i] = 1.0
     return Batch(clean, noisy, camera)
+
+
+def _shuffled_pair(image: np.ndarray, h: int, w: int, d: DatasetConfig, rng: np.random.Generator,
+                   cam_rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """(clean, noisy) uint8 [h, w, C]: one stride-2 polyphase sub-image of a (2h, 2w) crop given
+    camera noise, what Denoiser(shuffle=True) hands the model: the camera's spatially
+    correlated noise nearly white at half resolution, over an aliased image. A crop of h x w
+    from an image smaller than 2h x 2w."""
+    ih, iw = image.shape[:2]
+    big = augment_crop(image, min(ih, 2 * h), min(iw, 2 * w), d, rng)
+    clean, noisy = camera_pair(np.ascontiguousarray(big), d.camera_noise, cam_rng)
+    py, px = int(rng.integers(2)), int(rng.integers(2))
+    if big.shape[0] < 2 * h or big.shape[1] < 2 * w:    # too small to halve: the plain crop
+        return clean[:h, :w], noisy[:h, :w]
+    return clean[py::2, px::2], noisy[py::2, px::2]
 
 
 class _Failed(NamedTuple):
