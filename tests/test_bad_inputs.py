@@ -27,3 +27,13 @@ def test_denoiser_survives_every_bad_frame(outcomes):
 
 def test_cli_errors_write_nothing(outcomes):
     assert all(o.wrote_nothing for o in outcomes if o.wrote_nothing is not None)
+
+
+def test_a_right_exception_with_an_empty_message_is_not_clear():
+    """The survey reads the message: the right exception type saying nothing of the bad value
+    or the fix is a finding, not a clear error."""
+    from benchmarks.bad_input_survey import Case, _says
+    case = Case("Denoiser(...)", "tile=-5", lambda: None, says=r"tile must be a positive integer or None, got -5")
+    assert _says(case, "tile must be a positive integer or None, got -5")
+    assert not _says(case, "invalid value")
+    assert not _says(Case("x", "no pattern", lambda: None), "anything at all")
