@@ -100,6 +100,7 @@ class TrainConfig:
     initial_weights: str = ""
     initial_weights_levels: List[int] = field(default_factory=list)
     initial_weights_widen: bool = False   # levels wider than the initial model's: copy its channels
+    initial_weights_sha256: str = ""      # the float file initial_weights must resolve to ("": any)
 
 
 @dataclass(frozen=True)

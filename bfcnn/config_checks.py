@@ -2,6 +2,8 @@
 consistency between sections. Each error names the dotted key and the fix."""
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import difflib
 import math
@@ -88,6 +90,11 @@ def validate(cfg: "PipelineConfig", model_types: Sequence[str],
         raise ConfigError("train.initial_weights_levels: set train.initial_weights too (where to load from)")
     if t.initial_weights_widen and not t.initial_weights:
         raise ConfigError("train.initial_weights_widen: set train.initial_weights too (the model to widen)")
+    if t.initial_weights_sha256 and not t.initial_weights:
+        raise ConfigError("train.initial_weights_sha256: set train.initial_weights too (the file it pins)")
+    if t.initial_weights_sha256 and not re.fullmatch(r"[0-9a-f]{64}", t.initial_weights_sha256):
+        raise ConfigError(f"train.initial_weights_sha256: 64 lowercase hex digits (sha256sum of the float "
+                          f".tflite), got {t.initial_weights_sha256!r}")
     if m.space_to_depth not in (1, 2, 4) or m.space_to_depth > 2 ** (m.levels - 1):
         raise ConfigError(f"model.space_to_depth: must be 1 (off), 2 or 4 and at most the pyramid "
                           f"stride 2**(levels-1) = {2 ** (m.levels - 1)}, got {m.space_to_depth}")

@@ -72,7 +72,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         card = export(cfg, args.checkpoint_directory, args.output_directory, name,
                       args.quantization, args.to_tflite, args.check_image, weights_from=args.weights_from,
-                      equalization=args.equalize, calibration_sigma=args.calibration_sigma)
+                      equalization=args.equalize, calibration_sigma=args.calibration_sigma,
+                      recipe=_recipe_name(args.pipeline_config))
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -107,6 +108,13 @@ def _onnx_only(model: str) -> int:
     print(f"wrote {path} ({entry['bytes']} bytes, opset {entry['opset']}); ONNX Runtime vs LiteRT on the "
           f"sample photo: max |diff| {entry['max_abs_diff_vs_tflite']:.1e}")
     return 0
+
+
+def _recipe_name(path: str) -> str:
+    """The config's path relative to the working folder (a repository's configs/... when run
+    from its root), or its file name when it lies outside: no machine's absolute paths in a card."""
+    rel = os.path.relpath(path)
+    return os.path.basename(path) if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ class ModelCard:
     temporal: bool = False   # also takes the previous output (VideoDenoiser), inputs prev_0 ...
     noise_input: bool = False   # also takes noise maps, inputs noise_0 ... (runtime/noise_maps.py)
     onnx: Dict = field(default_factory=dict)   # {} or the float model as ONNX: file, sha256, bytes, ...
+    recipe: str = ""   # the pipeline config that trained it (configs/... for the shipped models)
     directory: str = ""
 
     @classmethod

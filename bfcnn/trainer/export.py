@@ -56,12 +56,14 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
            quantizations: Sequence[str] = ("none",), to_tflite: bool = True,
            check_image: str = "", sigma: float = 25.0, weights_from: Optional[str] = None,
            equalization: Union[float, str] = "auto",
-           calibration_sigma: Optional[float] = None) -> Dict:
+           calibration_sigma: Optional[float] = None, recipe: str = "") -> Dict:
     """Export the latest checkpoint in `checkpoint_dir` (or the weights of the float TFLite
     `weights_from`); returns the card (also written). `equalization` ("auto", or 0-1 with 0 =
     off) rescales the residual streams before the int8 conversion only (trainer/equalize.py).
     `calibration_sigma`: the int8 calibration images' top noise sigma (grey levels; default
     int8.CALIBRATION_SIGMA_SHARE x the training top); noisier frames may saturate int8 tensors.
+    `recipe`: the pipeline config's path as the card records it (bfcnn.export passes it
+    relative to the working folder), so a card names the recipe that made it.
 
     Stages, in order: check the request -> restore -> prune dead levels -> save the
     saved_model -> reference output (Keras) -> convert and verify each TFLite file -> card."""
@@ -77,6 +79,8 @@ def export(cfg: PipelineConfig, checkpoint_dir: Optional[str], output_dir: str, 
         for q in quantizations:
             _convert_and_verify(run, q, output_dir, calibration_sigma, equalization)
     card = _card(run, name, sigma)
+    if recipe:   # the config it was trained with, as its user named it (relative to where they ran)
+        card["recipe"] = recipe
     atomic_write_bytes(os.path.join(output_dir, "card.json"), card_bytes(card))
     atomic_write_bytes(os.path.join(output_dir, "pipeline.json"), json.dumps(to_dict(run.cfg), indent=2).encode())
     return card
@@ -240,6 +244,12 @@ def _source_model(cfg: PipelineConfig) -> Dict:
     from bfcnn.trainer.tflite_weights import locate
     before = _card_beside(locate(spec, cfg.base_dir))
     source = {"initial_weights": spec}
+    pinned = cfg.train.initial_weights_sha256
+    if pinned and (not before or before.quantization.get("none", {}).get("sha256") != pinned):
+        # the run started from the pinned file (training checks it); what the name resolves to
+        # now is another model, whose history is not this one's
+        source["sha256"] = pinned
+        return source
     if before:
         source.update(name=before.name, training_steps=before.training_steps,
                       sha256=before.quantization.get("none", {}).get("sha256"))

@@ -23,6 +23,7 @@ Mapping (TFLite constant -> Keras weight):
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from typing import Callable, Dict, List, Optional, Sequence
@@ -59,18 +60,38 @@ def read_constants(path: str) -> Dict[str, np.ndarray]:
     return out
 
 
-def locate(spec: str, base_dir: str) -> str:
+def locate(spec: str, base_dir: str, sha256: str = "") -> str:
     """Float TFLite path for `train.initial_weights`: a shipped model name, an exported model
-    folder, or a .tflite path (relative paths resolve against the config's folder)."""
+    folder, or a .tflite path (relative paths resolve against the config's folder). sha256
+    (train.initial_weights_sha256): the file must be that one, or WeightImportError: a name
+    resolves to whatever ships now, and a recipe pinned to the file it started from does not
+    silently fine-tune another."""
     from bfcnn.zoo import ModelError, resolve
     path = spec if os.path.isabs(spec) else os.path.join(base_dir, spec)
     if spec.endswith(".tflite") and os.path.isfile(path):
-        return path
-    try:
-        card = resolve(path if os.path.isdir(path) else spec)
-        return card.file_for("none")
-    except ModelError as exc:
-        raise WeightImportError(f"train.initial_weights: {exc}") from None
+        found = path
+    else:
+        try:
+            found = resolve(path if os.path.isdir(path) else spec).file_for("none")
+        except ModelError as exc:
+            raise WeightImportError(f"train.initial_weights: {exc}") from None
+    if sha256:
+        digest = file_sha256(found)
+        if digest != sha256:
+            raise WeightImportError(
+                f"train.initial_weights {spec!r} is {found} with sha256 {digest}, but the recipe was written "
+                f"for {sha256} (train.initial_weights_sha256): point initial_weights at that file, or clear "
+                f"initial_weights_sha256 to fine-tune from this one")
+    return found
+
+
+def file_sha256(path: str) -> str:
+    """sha256 hex digest of a file, read in 1 MB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            h.update(piece)
+    return h.hexdigest()
 
 
 def _level_of(layer_name: str) -> int:

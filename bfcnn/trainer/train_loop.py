@@ -223,7 +223,7 @@ def _visualize(cfg: PipelineConfig, model, writer, batch, seed, step: int) -> No
 def _load_initial_weights(cfg: PipelineConfig, built) -> None:
     """Fresh run with train.initial_weights: load a float TFLite's weights (and measure the
     batch-norm moments on 8 noisy training batches so training starts from the same function)."""
-    path = tflite_weights.locate(cfg.train.initial_weights, cfg.base_dir)
+    path = tflite_weights.locate(cfg.train.initial_weights, cfg.base_dir, cfg.train.initial_weights_sha256)
     levels = cfg.train.initial_weights_levels or None
     widen_rng = np.random.default_rng(cfg.train.seed) if cfg.train.initial_weights_widen else None
     n = tflite_weights.load_into(built.core, path, levels, widen_rng)

@@ -162,3 +162,25 @@ def test_initial_weights_levels_are_validated():
                         "train": {"initial_weights": "x", "initial_weights_levels": [4]}})
     with pytest.raises(ConfigError, match="set train.initial_weights too"):
         parse_pipeline({"train": {"initial_weights_levels": [0]}})
+
+
+def test_a_pinned_start_file_is_checked(tmp_path):
+    """train.initial_weights_sha256: the shipped file's own hash passes; any other hash (the file
+    a recipe started from, since replaced) stops with both hashes and the fix."""
+    from bfcnn.trainer import tflite_weights
+    from bfcnn.zoo import resolve
+    shipped = resolve("edge_gray_realtime").quantization["none"]["sha256"]
+    path = tflite_weights.locate("edge_gray_realtime", str(tmp_path), shipped)
+    assert tflite_weights.file_sha256(path) == shipped
+    other = "0" * 64
+    with pytest.raises(tflite_weights.WeightImportError, match=f"{shipped}.*{other}.*clear initial_weights_sha256"):
+        tflite_weights.locate("edge_gray_realtime", str(tmp_path), other)
+
+
+@pytest.mark.parametrize("train, match", [
+    ({"initial_weights_sha256": "a" * 64}, "set train.initial_weights too"),
+    ({"initial_weights": "edge_gray_realtime", "initial_weights_sha256": "ABC"}, "64 lowercase hex digits"),
+])
+def test_initial_weights_sha256_is_validated(train, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_pipeline({"train": train})

@@ -56,6 +56,7 @@ def test_the_fine_tune_recipe_keeps_the_shipped_architecture(tmp_path):
     assert (card["levels"], card["halo"], card["architecture"]["filters"]) == \
         (shipped.levels, shipped.halo, shipped.architecture["filters"])
     assert card["fine_tuned_from"]["name"] == "edge_color_realtime"
+    assert card["recipe"] == "mine.json"      # the card names the config that made it
     from bfcnn.runtime import Denoiser
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
