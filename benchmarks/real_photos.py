@@ -78,7 +78,7 @@ def nlm(h: float):
 
 
 def evaluate(args) -> str:
-    names = list(args.models or [m for m in bfcnn.list_models() if not bfcnn.zoo.resolve(m).temporal])
+    names = list(args.models or bfcnn.list_models())
     labels = list(names)
     for path in args.baseline:
         names.append(path)

@@ -1,9 +1,9 @@
-"""Video denoising: the temporal model against denoising each frame alone, on scenes built from
+"""Video denoising: frame averaging against denoising each frame alone, on scenes built from
 the colour test images (bfcnn/video_scenes.py: static, slow pan, hand-held shake, a moving
 object on a still background, a cut), with fresh noise every frame.
 
-In the same run: the single-frame realtime model, the temporal model, frame averaging before the
-single-frame model (bfcnn.runtime.averaging: no temporal weights), a plain running average
+In the same run: the single-frame realtime model, frame averaging before the single-frame model
+(bfcnn.runtime.averaging), a plain running average
 of the noisy frames (exponential, 0.8 old + 0.2 new: what averaging without motion handling
 does to motion), OpenCV fastNlMeansDenoisingColoredMulti (5-frame window, centred: it also
 looks 2 frames ahead, which a live stream cannot; best h of 0.5 / 0.7 / 0.9 x the noise std) on
@@ -47,7 +47,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.report import publish, table  # noqa: E402
 from bfcnn.evaluation import add_noise, bm3d, load_set, psnr  # noqa: E402
-from bfcnn.runtime import AveragingDenoiser, Denoiser, VideoDenoiser  # noqa: E402
+from bfcnn.runtime import AveragingDenoiser, Denoiser  # noqa: E402
 from bfcnn.video_scenes import SCENES, scene  # noqa: E402
 
 NLM_H_FACTORS = (0.5, 0.7, 0.9)   # NLM multi's h, x the noise std: the best of these is reported
@@ -84,7 +84,6 @@ def _nlm_multi(noisy: List[np.ndarray], t: int, h: float) -> np.ndarray:
 def evaluate(args) -> Dict:
     images = load_set("Kodak24", limit=args.images + 1)
     still = Denoiser(args.still, num_threads=args.threads)
-    video = VideoDenoiser(args.model, num_threads=args.threads)
     averaging = AveragingDenoiser(args.still, num_threads=args.threads)
     avg_name = "frame averaging + " + averaging.card.name
     rows, curves = {}, {}
@@ -96,10 +95,8 @@ def evaluate(args) -> Dict:
                              for im in (images[i], images[i + 1])]
                 clean = scene(name, landscape[0], landscape[1], frames=args.frames, seed=i)
                 targets, noisy = noisy_frames(clean, noise, seed=1000 * i + 7)
-                video.reset()
                 averaging.reset()
                 outs = {"single-frame " + still.card.name: [still(y) for y in noisy],
-                        "temporal " + video.card.name: [video(y) for y in noisy],
                         avg_name: [averaging(y) for y in noisy],
                         "running average": _ema(noisy)}
                 for method, frames in outs.items():
@@ -115,9 +112,9 @@ def evaluate(args) -> Dict:
                     curves.setdefault((noise, name, method), []).append(p)
                 acc.setdefault("noisy|after5", []).append(float(np.mean([psnr(y, c) for y, c in zip(noisy[5:], targets[5:])])))
                 def on_subset(tag: str, ts: List[int], peer: str, peer_psnrs: List[float]) -> None:
-                    """A peer run on some frames only: it and both models on exactly those frames."""
+                    """A peer run on some frames only: it and ours on exactly those frames."""
                     acc.setdefault(f"{peer} [{tag}]|after5", []).append(float(np.mean(peer_psnrs)))
-                    for method in ("single-frame " + still.card.name, "temporal " + video.card.name, avg_name):
+                    for method in ("single-frame " + still.card.name, avg_name):
                         acc.setdefault(f"{method} [{tag}]|after5", []).append(
                             float(np.mean([psnr(outs[method][t], targets[t]) for t in ts])))
                 if args.nlm_frames and i < args.nlm_images:
@@ -131,45 +128,36 @@ def evaluate(args) -> Dict:
                     on_subset("CBM3D's frames", [t], "CBM3D (one frame, sigma 25)", [psnr(bm3d(noisy[t], 25.0), targets[t])])
             rows[(noise, name)] = {k: float(np.mean(v)) for k, v in acc.items()}
             print(noise, name, {k: round(v, 2) for k, v in rows[(noise, name)].items()}, flush=True)
-    return {"rows": rows, "curves": curves, "speed": speed(args, still, video, averaging)}
+    return {"rows": rows, "curves": curves, "speed": speed(args, still, averaging)}
 
 
-def speed(args, still, video, averaging) -> Dict:
-    """ms per 640x480 colour frame (median, interleaved), NLM colour for the ratio, and the
-    temporal model's end-to-end latency on a live 30 fps synthetic camera."""
+def speed(args, still, averaging) -> Dict:
+    """ms per 640x480 colour frame (median, interleaved), NLM colour for the ratio, and frame
+    averaging's end-to-end latency on a live 30 fps synthetic camera."""
     from bfcnn.runtime.cameras import SyntheticCamera
     from bfcnn.runtime.pipeline import named, run_stream
     rng = np.random.default_rng(0)
     base = cv2.resize(load_set("Kodak24", limit=1)[0], (640, 480), interpolation=cv2.INTER_AREA)
     frames = [add_noise(base, 20.0, rng) for _ in range(8)]
-    video.reset()
     averaging.reset()
-    t_still, t_video, t_avg, t_nlm = [], [], [], []
+    t_still, t_avg, t_nlm = [], [], []
     for k in range(args.speed_frames):
         f = frames[k % len(frames)]
         t0 = time.perf_counter()
         still(f)
         t1 = time.perf_counter()
-        video(f)
-        t2 = time.perf_counter()
         averaging(f)
         t_still.append(t1 - t0)
-        t_video.append(t2 - t1)
-        t_avg.append(time.perf_counter() - t2)
+        t_avg.append(time.perf_counter() - t1)
     for _ in range(3):
         t0 = time.perf_counter()
         cv2.fastNlMeansDenoisingColored(frames[0], None, 10, 10, 7, 21)
         t_nlm.append(time.perf_counter() - t0)
-    video.reset()
-    live = run_stream(named(SyntheticCamera(640, 480, 30.0, count=args.speed_frames).frames(), "live"),
-                      video, [], live=True)
     averaging.reset()
-    live_avg = run_stream(named(SyntheticCamera(640, 480, 30.0, count=args.speed_frames).frames(), "live"),
-                          averaging, [], live=True)
-    ms = {k: 1000 * float(np.median(v)) for k, v in (("still", t_still), ("video", t_video), ("avg", t_avg),
-                                                      ("nlm", t_nlm))}
-    return {**ms, "latency_p95": live.latency_ms_p95, "dropped": live.dropped, "processed": live.processed,
-            "avg_latency_p95": live_avg.latency_ms_p95, "avg_dropped": live_avg.dropped}
+    live = run_stream(named(SyntheticCamera(640, 480, 30.0, count=args.speed_frames).frames(), "live"),
+                      averaging, [], live=True)
+    ms = {k: 1000 * float(np.median(v)) for k, v in (("still", t_still), ("avg", t_avg), ("nlm", t_nlm))}
+    return {**ms, "latency_p95": live.latency_ms_p95, "dropped": live.dropped, "processed": live.processed}
 
 
 def plot(curves: Dict, noise: str) -> None:
@@ -205,12 +193,10 @@ def render(result: Dict) -> str:
     sp = result["speed"]
     body += "\n\n" + table(["640x480 colour, 2 threads", "ms / frame", "vs single-frame", "x NLM colour"], [
         ["single-frame", sp["still"], 1.0, sp["nlm"] / sp["still"]],
-        ["temporal", sp["video"], sp["video"] / sp["still"], sp["nlm"] / sp["video"]],
         ["frame averaging + single-frame", sp["avg"], sp["avg"] / sp["still"], sp["nlm"] / sp["avg"]],
         ["OpenCV NLM colour (7/21, one frame)", sp["nlm"], sp["nlm"] / sp["still"], 1.0]])
-    body += (f"\n\nTemporal model live on a 30 fps synthetic camera: latency p95 {sp['latency_p95']:.0f} ms, "
-             f"{sp['processed']} processed, {sp['dropped']} dropped; frame averaging: latency p95 "
-             f"{sp['avg_latency_p95']:.0f} ms, {sp['avg_dropped']} dropped.")
+    body += (f"\n\nFrame averaging live on a 30 fps synthetic camera: latency p95 {sp['latency_p95']:.0f} ms, "
+             f"{sp['processed']} processed, {sp['dropped']} dropped.")
     return body
 
 
@@ -298,7 +284,6 @@ def still_speed(args) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="edge_color_video")
     p.add_argument("--still", default="edge_color_realtime")
     p.add_argument("--images", type=int, default=3, help="Kodak24 images (each with the next as its other)")
     p.add_argument("--frames", type=int, default=20)
@@ -342,7 +327,7 @@ def main() -> None:
         print(body)
         return
     plot(result["curves"], "25")
-    publish("Video: temporal model vs single frame", body,
+    publish("Video: frame averaging vs single frame", body,
             "Kodak24 scenes at 640x480 (bfcnn/video_scenes.py), "
             f"{args.images} images x {args.frames} frames per scene and noise. Plot: "
             "benchmarks/video_psnr_per_frame.png (sigma 25).")

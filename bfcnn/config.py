@@ -45,7 +45,6 @@ class ModelConfig:
     sparsity: float = 0.5
     shared_model: bool = False
     space_to_depth: int = 1
-    temporal: bool = False   # also takes the previous output, aligned (video.frames >= 2 trains it)
     noise_input: bool = False   # also takes the noise std at each pyramid level (noise_0 ...)
 
     @property
@@ -165,32 +164,11 @@ class DatasetConfig:
 
 
 @dataclass(frozen=True)
-class VideoConfig:
-    """`video`: training sequences for a temporal model (model.temporal), synthesized from the
-    still training images (bfcnn/trainer/data/sequences.py says how). Speeds in pixels per frame;
-    each sequence draws one kind of motion; fractions are shares of sequences."""
-    frames: int = 0                       # frames per sequence, unrolled in training; 0: a still model
-    static_fraction: float = 0.2          # camera and scene still
-    pan_speed: List[float] = field(default_factory=lambda: [0.1, 2.0])      # slow pans (the rest)
-    fast_fraction: float = 0.2            # fast pans, at fast_speed
-    fast_speed: List[float] = field(default_factory=lambda: [3.0, 12.0])
-    object_fraction: float = 0.3          # an object crossing a still or slowly panning background
-    object_speed: List[float] = field(default_factory=lambda: [1.0, 8.0])
-    cut_fraction: float = 0.15            # a cut to another image at a random frame
-    brightness_fraction: float = 0.15     # a brightness ramp, up to brightness_step per frame
-    brightness_step: float = 0.04
-    rotation_fraction: float = 0.1        # slow rotation and zoom on top of the pan
-    shift_error_fraction: float = 0.1     # frames whose global shift is off by 1 px (estimation error)
-    freeze_still: bool = True             # train only the temporal blends; the still model's weights stay
-
-
-@dataclass(frozen=True)
 class PipelineConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    video: VideoConfig = field(default_factory=VideoConfig)
     base_dir: str = field(default=".", metadata={"internal": True})
 
 
@@ -289,7 +267,11 @@ def _architecture_from_card(data: Any) -> Any:
         raise ConfigError(f"model: missing, and the card of {source!r} does not carry its architecture "
                           f"(exported before cards did); add the model section (configs/ has the "
                           f"shipped models' recipes)")
-    return {**data, "model": card.architecture}
+    architecture = dict(card.architecture)
+    if architecture.pop("temporal", False):
+        raise ConfigError(f"train.initial_weights {source!r} is a temporal model, which bfcnn no longer trains "
+                          f"or runs (frame averaging before a still model beats it); fine-tune a still model")
+    return {**data, "model": architecture}   # a card exported with "temporal": false reads as before
 
 
 def load_pipeline(path: str) -> PipelineConfig:

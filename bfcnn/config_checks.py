@@ -132,13 +132,6 @@ def validate(cfg: "PipelineConfig", model_types: Sequence[str],
         raise ConfigError(f"train.iterations_choice: a noise-conditioned model (model.noise_input) "
                           f"trains on one pass (a second pass would need the first output's noise "
                           f"map); set [1], got {t.iterations_choice}")
-    if m.noise_input and m.temporal:
-        raise ConfigError("model.noise_input: a temporal model measures the frame's noise itself "
-                          "(its blends' noise scale); set noise_input or temporal to false")
-    _video(cfg.video, m)
-    if m.temporal and t.distribute != "none":
-        raise ConfigError(f"train.distribute: temporal models train on one device (the video loop has "
-                          f"no distribution strategy); set \"none\", got {t.distribute!r}")
     _not_implemented(cfg)
     if not d.additional_noise and not d.multiplicative_noise and d.subsample_size <= 0:
         raise ConfigError("dataset.additional_noise: no noise of any kind is configured; "
@@ -184,32 +177,6 @@ def _own_parameters(m, own: Dict[str, Tuple[str, ...]]) -> None:
             readers = sorted(n for n, keys in own.items() if key in keys)
             raise ConfigError(f"model.{key}: read only by model type {' / '.join(readers)}, but model.type "
                               f"is {m.type!r}; remove it, or set model.type to {readers[0]!r}")
-
-
-def _video(v, m) -> None:
-    """video: a temporal model needs sequences and sequences need a temporal model; shares in
-    [0, 1]; ordered speed ranges."""
-    if m.temporal and v.frames < 2:
-        raise ConfigError(f"video.frames: model.temporal = true trains on sequences; set video.frames "
-                          f"to 2-16 (4-6 is a good start), got {v.frames}")
-    if v.frames and not m.temporal:
-        raise ConfigError(f"video.frames: sequences train a temporal model; set model.temporal = true "
-                          f"or video.frames to 0, got {v.frames}")
-    if v.frames and not 2 <= v.frames <= 16:
-        raise ConfigError(f"video.frames: must be 0 (a still model) or 2-16, got {v.frames}")
-    for name in ("static_fraction", "fast_fraction", "object_fraction", "cut_fraction",
-                 "brightness_fraction", "rotation_fraction", "shift_error_fraction"):
-        if not 0.0 <= getattr(v, name) <= 1.0:
-            raise ConfigError(f"video.{name}: a share, must be between 0 and 1, got {getattr(v, name)}")
-    if v.static_fraction + v.fast_fraction + v.object_fraction > 1.0:
-        raise ConfigError(f"video: static_fraction + fast_fraction + object_fraction must be at most 1 "
-                          f"(the rest are slow pans), got {v.static_fraction + v.fast_fraction + v.object_fraction:g}")
-    for name in ("pan_speed", "fast_speed", "object_speed"):
-        r = getattr(v, name)
-        if len(r) != 2 or not 0 <= r[0] <= r[1] <= 64:
-            raise ConfigError(f"video.{name}: expected [min, max] pixels per frame, 0 <= min <= max <= 64, got {r}")
-    if not 0.0 <= v.brightness_step < 0.5:
-        raise ConfigError(f"video.brightness_step: relative change per frame in [0, 0.5), got {v.brightness_step}")
 
 
 # keys of the original bfcnn configs that this trainer accepts (old configs load) but does not

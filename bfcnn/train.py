@@ -28,10 +28,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from bfcnn.trainer.tflite_weights import WeightImportError
         from bfcnn.trainer.checkpoints import CheckpointMismatch
         from bfcnn.trainer.run_log import TrainingDiverged  # TensorFlow import happens here
-        if cfg.model.temporal:   # sequences, unrolled through the recurrence
-            from bfcnn.trainer.video_loop import train
-        else:
-            from bfcnn.trainer.train_loop import train
+        from bfcnn.trainer.train_loop import train
     except ImportError as exc:   # a runtime-only install: bfcnn.trainer says what to install
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,8 +2,8 @@
 tests measure on.
 
 `view` renders what a camera centred on a point of a still image sees (sub-pixel position,
-rotation, zoom); the trainer's sequences (bfcnn/trainer/data/sequences.py) and the scenes below
-are both made with it. Numpy + OpenCV only (no TensorFlow): the runtime's tests use the scenes.
+rotation, zoom); the scenes below are made with it. Numpy + OpenCV only (no TensorFlow): the
+runtime's tests use the scenes.
 
 Scenes (frames uint8 HxWxC, BGR or gray, as a camera hands them over):
 - static:   a still camera on a still scene.

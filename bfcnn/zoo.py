@@ -18,7 +18,6 @@ PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretr
 # what Denoiser(None) and bfcnn-runtime run: the best model on real photos at >= 30 frames/s
 # (640x480 colour, 2 threads); benchmarks/RESULTS.md has the numbers
 DEFAULT_MODEL = "edge_color_realtime"
-DEFAULT_VIDEO_MODEL = "edge_color_video"   # VideoDenoiser's default (a temporal model)
 
 
 class ModelError(ValueError):
@@ -44,7 +43,7 @@ class ModelCard:
     training_steps: int = 0
     fine_tuned_from: Dict = field(default_factory=dict)   # {} when trained from scratch
     architecture: Dict = field(default_factory=dict)      # the pipeline's model section
-    temporal: bool = False   # also takes the previous output (VideoDenoiser), inputs prev_0 ...
+    temporal: bool = False   # a temporal model (inputs prev_0 ...): read only to refuse it
     noise_input: bool = False   # also takes noise maps, inputs noise_0 ... (runtime/noise_maps.py)
     onnx: Dict = field(default_factory=dict)   # {} or the float model as ONNX: file, sha256, bytes, ...
     recipe: str = ""   # the pipeline config that trained it (configs/... for the shipped models)

@@ -67,7 +67,6 @@ def test_picamera2_loop_with_fake_module(tmp_path):
 
 def test_video_stream(tmp_path):
     out = _run("video_stream.py", cwd=tmp_path)
-    m = re.search(r"after frame 5: alone ([\d.]+) dB, with the frames before ([\d.]+) dB "
-                  r"\(averaging; video model ([\d.]+) dB", out)
-    alone, averaged, model = (float(m.group(k)) for k in (1, 2, 3))
-    assert averaged > alone + 1.5 and model > alone + 0.5
+    m = re.search(r"after frame 5: alone ([\d.]+) dB, with the frames before ([\d.]+) dB", out)
+    alone, averaged = (float(m.group(k)) for k in (1, 2))
+    assert averaged > alone + 1.5

@@ -4,16 +4,12 @@
     den = Denoiser("edge_color_realtime", num_threads=2)
     clean = den(frame)          # HxW, HxWx1 or HxWx3 (BGR), uint8 or float32 in [0, 1]
 
-    from bfcnn.runtime import VideoDenoiser
-    video = VideoDenoiser()     # a stream: each frame denoised with the ones before it
+    from bfcnn.runtime import AveragingDenoiser
+    video = AveragingDenoiser()  # a stream: frames averaged where the scene holds still, then denoised
     for frame in frames:
         clean = video(frame)
-
-    from bfcnn.runtime import AveragingDenoiser
-    video = AveragingDenoiser()  # the same with no temporal weights: frames averaged where still
 """
 from bfcnn.runtime.averaging import AveragingDenoiser
 from bfcnn.runtime.denoiser import Denoiser
-from bfcnn.runtime.video import VideoDenoiser
 
-__all__ = ["AveragingDenoiser", "Denoiser", "VideoDenoiser"]
+__all__ = ["AveragingDenoiser", "Denoiser"]

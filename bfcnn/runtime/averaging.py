@@ -34,12 +34,13 @@ still holds (AveragingDenoiser._fit_to_noise): a blind model does not know that 
 16 frames is nearly clean, and took detail away there (on a still scene with camera noise, the
 model on the mean of 16 frames was under the mean itself).
 
-Unlike the trained temporal models (bfcnn.runtime.video), no weights are learned here: any still
-model works, and the constants were set on scenes made from the training images (CBSD432,
+No weights are learned here: any still model works, and the constants were set on scenes made from the training images (CBSD432,
 Gaussian and synthesized camera noise), not on the test sets.
 """
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import cv2
@@ -63,6 +64,16 @@ RATE = 0.1            # a frame's share in the running gate statistics
 MEASURE_EVERY = 4     # the noise is measured on every 4th frame (after the first 4): it changes slowly
 FIT = 1.0             # the model's correction may hold FIT x the noise the average still holds
 FIT_BLUR = 4.0        # px: the neighbourhood over which the correction's energy is measured
+
+
+@dataclass
+class VideoStats:
+    """What a stream denoiser did so far: frames, restarts (first frame, size change, reset(),
+    cut), cuts detected, and the last frame's global shift (dy, dx) in pixels."""
+    frames: int = 0
+    restarts: int = 0
+    cuts: int = 0
+    last_shift: Tuple[float, float] = (0, 0)
 
 
 class FrameAverage:
@@ -226,7 +237,7 @@ class AveragingDenoiser:
     average of the frames before it (FrameAverage), and a still model denoises that average.
 
     model: a still model's name, folder or .tflite (default: bfcnn.zoo.DEFAULT_MODEL); the other
-    arguments as for Denoiser / VideoDenoiser (strength mixes with the noisy frame: y + s * (f - y)).
+    arguments as for Denoiser (strength mixes with the noisy frame: y + s * (f - y)).
     still: an open Denoiser to denoise the average with, instead of opening `model` (then leave
     model, num_threads, quantization, backend and tile out: they are its own).
     motion: estimate global motion (default); detect_cuts: start over on a cut (default).
@@ -242,8 +253,6 @@ class AveragingDenoiser:
                  quantization: Optional[str] = None, strength: float = 1.0, motion: bool = True,
                  detect_cuts: bool = True, backend: str = "litert", tile: Optional[int] = None,
                  noise_profile: Optional[NoiseProfile] = None, still: Optional[Denoiser] = None):
-        import threading
-        from bfcnn.runtime.video import VideoStats
         from bfcnn.runtime.motion import check_flags
         check_flags(motion, detect_cuts)
         if still is not None:    # an open Denoiser (the CLI's --model): not loaded and checked twice

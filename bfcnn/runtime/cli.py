@@ -15,11 +15,12 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from bfcnn.runtime.averaging import AveragingDenoiser
 from bfcnn.runtime.outputs import Inputs, out_path
 from bfcnn.runtime.pipeline import Interrupts, StreamStats, named, run_stream
 from bfcnn.runtime.sources import (DEFAULT_MAX_PIXELS, SourceError, expand_inputs, is_video, read_image,
                                    video_frames)
-from bfcnn.zoo import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, ModelError
+from bfcnn.zoo import DEFAULT_MODEL, ModelError
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples")
 
@@ -43,17 +44,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="the Pi ISP's own noise reduction (libcamera NoiseReductionMode); default fast: "
                         "free in hardware, and the models are trained on noise with and without it")
     p.add_argument("--output", help="output file (one input / live source) or folder (default: ./bfcnn_output)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or exported model path (a still model: "
-                   "images, and videos and cameras with --no-temporal)")
-    p.add_argument("--video-model", default=None,
-                   help="with --temporal model: the trained temporal model (default: edge_color_video; "
-                        "edge_gray_video for --picamera2 lores frames with a gray --model)")
-    p.add_argument("--temporal", choices=("average", "model"), default="average",
-                   help="videos and cameras: average (default) blends each frame into an average of the "
-                        "frames before where the scene holds still, then denoises it with --model; "
-                        "model runs the trained --video-model on the frame and its previous output")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or exported model path: denoises images, "
+                   "and the frames of videos and cameras after frame averaging")
     p.add_argument("--no-temporal", action="store_true",
-                   help="videos and cameras: denoise each frame alone with --model")
+                   help="videos and cameras: denoise each frame alone with --model (by default each frame is "
+                        "first blended into an average of the frames before it where the scene holds still)")
     p.add_argument("--quantization", default=None,
                    help="which file of the model: none (float32, exact; the default), dynamic (int8 weights, "
                         "int8 activations per frame: faster on most Arm boards, -0.06 dB; the speed-up depends "
@@ -101,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--explain-pixel", metavar="X,Y",
                    help="with --display/--serve: inset the adaptive filter of this pixel, refreshed in "
                         "the background (costs CPU: see benchmarks/RESULTS.md); it is --model's filter, "
-                        "the still model's, also when videos and cameras run a video model")
+                        "the still model's")
     return p
 
 
@@ -219,42 +214,23 @@ def _noise_profile(args, settings: Optional[dict] = None):
 
 
 def _video_denoiser(args, den, profile=None):
-    """The stream denoiser for videos and cameras: frame averaging before --model (default; it
-    starts from `profile`, the saved noise profile picked for the source), the trained
-    --video-model, or None with --no-temporal."""
+    """The stream denoiser for videos and cameras: frame averaging before --model (it starts
+    from `profile`, the saved noise profile picked for the source), or None with --no-temporal."""
     if args.no_temporal:
         return None
-    if args.temporal == "average":
-        for flag, on in (("--ensemble", args.ensemble != 1), ("--shuffle", args.shuffle)):
-            if on:
-                raise ValueError(f"{flag} applies to frames denoised alone; add --no-temporal")
-        from bfcnn.runtime.averaging import AveragingDenoiser
-        return AveragingDenoiser(still=den, strength=args.strength, noise_profile=profile)
-    for flag, value, default in (("--ensemble", args.ensemble, 1), ("--tile", args.tile, None), ("--shuffle", args.shuffle, False),
-                                 ("--quantization", args.quantization if args.quantization != "none" else None, None)):
-        if value != default:
-            raise ValueError(f"{flag} applies to --model, which --temporal model does not use (the video "
-                             f"models run float32 whole frames); use --temporal average or --no-temporal")
-    from bfcnn.runtime.video import VideoDenoiser
-    # files, OpenCV cameras and streams give BGR frames whatever --model is; only Picamera2's
-    # lores stream hands a gray model its luma
-    gray = args.picamera2 and args.picamera2_stream == "lores" and den.card.channels == 1
-    name = args.video_model or ("edge_gray_video" if gray else DEFAULT_VIDEO_MODEL)
-    try:
-        return VideoDenoiser(name, num_threads=args.threads, strength=args.strength, backend=args.backend)
-    except ModelError as exc:
-        raise ModelError(f"--video-model {name}: {exc} (bfcnn-runtime: a still model goes to --model, "
-                         f"a video model to --video-model)") from None
+    for flag, on in (("--ensemble", args.ensemble != 1), ("--shuffle", args.shuffle)):
+        if on:
+            raise ValueError(f"{flag} applies to frames denoised alone; add --no-temporal")
+    return AveragingDenoiser(still=den, strength=args.strength, noise_profile=profile)
 
 
 def _temporal_stats(stats: StreamStats, video, args, settings: Optional[dict] = None) -> StreamStats:
     """The stream denoiser's counts and measured noise in the run's statistics; with --calibrate,
     that noise saved too."""
-    from bfcnn.runtime.averaging import AveragingDenoiser
     if video is not None:
         stats.temporal_model = video.label
         stats.temporal_restarts, stats.temporal_cuts = video.stats.restarts, video.stats.cuts
-    profile = video.noise if isinstance(video, AveragingDenoiser) else None
+    profile = video.noise if video is not None else None
     if profile is not None:
         stats.noise = profile.to_dict()
     if args.calibrate:
@@ -312,8 +288,7 @@ def run(args: argparse.Namespace) -> int:
         den = Denoiser(args.model, num_threads=args.threads, tile=args.tile, quantization=args.quantization,
                        ensemble=args.ensemble, strength=args.strength, backend=args.backend, shuffle=args.shuffle)
     except ModelError as exc:
-        hint = " (bfcnn-runtime: a video model goes to --video-model)" if "video model" in str(exc) else ""
-        raise ModelError(f"--model {args.model}: {exc}{hint}") from None
+        raise ModelError(f"--model {args.model}: {exc}") from None
     from bfcnn.runtime import noise
     args.profiles = [noise.load(f) for f in args.noise_profile or []]
     if den.card.noise_input and args.profiles:

@@ -100,9 +100,10 @@ class Denoiser:
         self._lock = threading.Lock()
         self.tile = tile
         if self.card.temporal:
-            raise ModelError(f"{self.card.name} is a video model (temporal: it also takes the previous "
-                             f"output); run it with bfcnn.runtime.VideoDenoiser, or pick a still model "
-                             f"here (bfcnn.list_models())")
+            raise ModelError(f"{self.card.name} is a temporal model (it also takes its previous output), "
+                             f"which bfcnn no longer runs: frame averaging before a still model "
+                             f"(AveragingDenoiser, the default for videos and cameras) beats it on every "
+                             f"scene; use a still model (bfcnn.list_models())")
         self.backend = check_backend(backend, quantization)
         self._model = self._open_core(self.num_threads)
         self._model_t: Optional[CoreModel] = None  # transposed passes of a non-square frame

@@ -1,4 +1,4 @@
-"""The frame contract every denoiser shares (Denoiser, AveragingDenoiser, VideoDenoiser).
+"""The frame contract every denoiser shares (Denoiser, AveragingDenoiser).
 
 Frames: HxW, HxWx1 or HxWx3 (BGR, as OpenCV and picamera2's RGB888 hand them over), uint8 in
 [0, 255] or float32 in [0, 1], any size from 1x1, any strides; the output has the input's
@@ -112,8 +112,7 @@ def finish_output(out: np.ndarray, image: np.ndarray, scale: np.float32, strengt
 
 def warn_gray_frame(name: str) -> None:
     warnings.warn(f"{name} is a colour model: on gray frames it removes little noise (~1 dB at "
-                  f"sigma 25); use edge_gray_realtime or edge_gray_quality (or edge_gray_video for "
-                  f"a stream) for a gray camera", RuntimeWarning, stacklevel=4)
+                  f"sigma 25); use edge_gray_realtime or edge_gray_quality for a gray camera", RuntimeWarning, stacklevel=4)
 
 
 def check_threads(num_threads) -> None:

@@ -1,21 +1,18 @@
-"""Global motion between stream frames, and the previous output aligned to the new frame.
+"""Global motion between stream frames, and a past frame aligned to the new one.
 
-A temporal model (VideoDenoiser) gets the previous denoised frame aligned to the current noisy
-one. The alignment is global and integer: a translation estimated by phase correlation on a
-small luma thumbnail (1/4 of each side: noise averages out over 16 pixels, and a 640x480 frame
-costs well under a millisecond), refined to full-resolution pixels. Integer for the trained
-temporal model, because a sub-pixel warp blurs, and a recurrent model would blur its own past
-again every frame; what the shift leaves unexplained (sub-pixel rest, rotation, zoom, objects
-moving on their own) the model sees in the temporal difference and decides per pixel how far
-to trust the past. Frame averaging (bfcnn.runtime.averaging) resamples its average of noisy
-frames by the sub-pixel rest that `residual_shift` measures: there the blur of one bicubic
-step costs less than the misalignment (measured there).
+Frame averaging (bfcnn.runtime.averaging) aligns its average of the noisy frames before to
+each new frame. The whole-pixel part of the shift is estimated by phase correlation on a small
+luma thumbnail (1/4 of each side: noise averages out over 16 pixels, and a 640x480 frame costs
+well under a millisecond), refined to full-resolution pixels; `residual_shift` then measures
+the sub-pixel rest against the average itself, which is resampled by it: the blur of one
+bicubic step costs less than the misalignment. What no translation explains (rotation, zoom,
+objects moving on their own) the averaging gate sees as a mismatch and keeps out of the average.
+A cut (no clear correlation peak and a large difference, or a large difference after
+alignment) starts the average over.
 
 Conventions: a shift is (dy, dx) in pixels (whole pixels for `align`): aligned[y, x] =
 prev[y + dy, x + dx] where that pixel exists, else 0 (an uncovered border holds no past, as a
-first frame: a temporal model then sees a past far from the frame and does not trust it). The
-trainer synthesizes sequences
-with the same convention (bfcnn/trainer/data/sequences.py).
+first frame).
 """
 from __future__ import annotations
 
@@ -223,8 +220,8 @@ def covered_region(h: int, w: int, shift: Tuple[int, int]) -> Tuple[slice, slice
 def align(prev: np.ndarray, shift: Tuple[int, int], fill: Optional[np.ndarray] = None,
           scale: float = 1.0, out: Optional[np.ndarray] = None) -> np.ndarray:
     """prev ([H, W, C]) shifted by (dy, dx): out[y, x] = prev[y + dy, x + dx] where that pixel
-    exists; uncovered pixels are 0 (no past: what VideoDenoiser and the trainer give a temporal
-    model there), or `fill` * `scale` when `fill` (same shape) is given. prev's dtype; written
+    exists; uncovered pixels are 0 (no past), or `fill` * `scale` when `fill` (same shape) is
+    given. prev's dtype; written
     into `out` when given (not prev or fill)."""
     if fill is not None and prev.shape != fill.shape:
         raise ValueError(f"align: the past {prev.shape} and the fill {fill.shape} differ in shape")

@@ -1,9 +1,9 @@
 """The core model on ONNX Runtime: for Jetson and other GPUs, where LiteRT runs on the CPU only.
 
 Same contract as CoreModel (pyramid levels in, denoised frame out, float32 in [0, 1], the
-inputs ordered by `input_order`), so Denoiser and VideoDenoiser run either through one
-interface. The ONNX file is the model's float TFLite file converted by tf2onnx at export
-(python -m bfcnn.export --to-onnx), checked there to agree with it within 1e-4.
+inputs ordered by `input_order`), so Denoiser runs either through one interface. The ONNX
+file is the model's float TFLite file converted by tf2onnx at export (python -m bfcnn.export
+--to-onnx), checked there to agree with it within 1e-4.
 
 ONNX Runtime is an optional extra (pip install -e ".[onnx]", or onnxruntime-gpu on a Jetson);
 the default install never imports it. The execution provider is the best one the installed

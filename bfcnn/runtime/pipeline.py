@@ -149,8 +149,8 @@ class StreamStats:
     latency_ms_max: float = 0.0
     denoise_ms_p50: float = 0.0
     interrupted: bool = False
-    # the video model's, for the whole run (the CLI copies its VideoDenoiser.stats in at the end)
-    temporal_model: str = ""       # what used the frames before (a video model, or frame averaging + a model)
+    # frame averaging's, for the whole run (the CLI copies its stats in at the end)
+    temporal_model: str = ""       # what used the frames before (frame averaging + a model)
     temporal_restarts: int = 0     # times it started over: first frames, new sizes, files, cuts
     temporal_cuts: int = 0         # cuts it detected
     noise: Optional[dict] = None   # the noise frame averaging measured (bfcnn.runtime.noise.NoiseProfile)

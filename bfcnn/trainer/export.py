@@ -14,7 +14,6 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 
 from bfcnn.runtime import noise, noise_maps
@@ -111,10 +110,9 @@ def _check_request(cfg: PipelineConfig, quantizations: Sequence[str], calibratio
     for q in quantizations:
         if q not in QUANTIZATIONS:
             raise ExportError(f"--quantization {q!r} is not valid; choose from {', '.join(QUANTIZATIONS)}")
-        if q == "int8" and (cfg.model.temporal or cfg.model.noise_input):
-            kind, extra = ("temporal", "the past's") if cfg.model.temporal else ("noise-conditioned", "the noise maps'")
-            raise ExportError(f"--quantization int8: not implemented for {kind} models ({extra} input needs "
-                              f"its own calibration); export none, float16 or dynamic")
+        if q == "int8" and cfg.model.noise_input:
+            raise ExportError("--quantization int8: not implemented for noise-conditioned models (the noise "
+                              "maps' input needs its own calibration); export none, float16 or dynamic")
     if calibration_sigma is None:
         calibration_sigma = int8.default_calibration_sigma(cfg)
     if not calibration_sigma > 0:
@@ -124,11 +122,11 @@ def _check_request(cfg: PipelineConfig, quantizations: Sequence[str], calibratio
 
 
 def _prune(run: _Run, built, cfg: PipelineConfig) -> _Run:
-    """Drop a top level whose network is dead on the calibration set (temporal and
-    noise-conditioned models keep theirs: their extra inputs are per level); run.cfg / run.built
-    are the model that is exported."""
+    """Drop a top level whose network is dead on the calibration set (noise-conditioned models
+    keep theirs: their noise maps are per level); run.cfg / run.built are the model that is
+    exported."""
     run.cfg, run.built = cfg, built
-    if cfg.model.temporal or cfg.model.noise_input:
+    if cfg.model.noise_input:
         return run
     calib_pyramids = [numpy_pyramid(c, cfg.model.levels) for c in run.calib]   # pruning keeps a prefix
     run.built, model_cfg, run.pruned = dead_levels.prune_dead_levels(built, cfg.model, calib_pyramids,
@@ -153,8 +151,9 @@ def _save_saved_model(built, output_dir: str) -> float:
 
 
 def _reference(run: _Run, check_image: str, sigma: float) -> None:
-    """The check frame (a training image with noise `sigma`, a past for temporal models) and
-    the Keras output every TFLite file is compared with; pruning must not change it."""
+    """The check frame (a training image with noise `sigma`, and its noise maps for
+    noise-conditioned models) and the Keras output every TFLite file is compared with; pruning
+    must not change it."""
     levels = run.cfg.model.levels
     clean = _check_image(run.unpruned_cfg, check_image)   # cropped to the unpruned model's stride
     rng = np.random.default_rng(0)
@@ -163,9 +162,6 @@ def _reference(run: _Run, check_image: str, sigma: float) -> None:
     pyr = numpy_pyramid(noisy, levels)
     if run.cfg.model.noise_input:   # the maps of the check frame's own noise, as a profile gives them
         pyr = pyr + [m[None] for m in noise_maps.level_maps(noise.from_pair(noisy, clean), [p[0] for p in pyr])]
-    if run.cfg.model.temporal:   # a past near the frame (a blurred clean image), so the blend counts
-        past = cv2.GaussianBlur(clean.astype(np.float32), (0, 0), 1.0).reshape(clean.shape)
-        pyr = pyr + numpy_pyramid(past, levels)
     keras_out = np.asarray(run.built.core(pyr))
     if run.pruned:
         before = np.asarray(run.unpruned.core(numpy_pyramid(noisy, run.pruned["levels"][0])))
@@ -215,7 +211,6 @@ def _card(run: _Run, name: str, sigma: float) -> Dict:
         "value_range": [cfg.model.min_value, cfg.model.max_value],
         "levels": cfg.model.levels, "halo": built.halo, "stride": 2 ** (cfg.model.levels - 1),
         "bias_free": built.bias_free, "macs_per_pixel": built.macs_per_pixel,
-        **({"temporal": True, "training_video": dataclasses.asdict(cfg.video)} if cfg.model.temporal else {}),
         **({"noise_input": True} if cfg.model.noise_input else {}),
         "parameters": int(built.core.count_params()),
         "training_noise": {"additive_sigma": [min(noise), max(noise)] if noise else [],

@@ -1,11 +1,11 @@
 """model.onnx beside a model's float .tflite file, for ONNX Runtime (Jetson GPUs, TensorRT).
 
 The ONNX graph is converted by tf2onnx from the float TFLite file itself, so it is the graph
-users run on LiteRT: same inputs (level_0 ..., prev_0 ... for temporal models, NHWC float32
-in [0, 1], any size that is a multiple of the stride), same output. Before the file is
+users run on LiteRT: same inputs (level_0 ..., noise_0 ... for noise-conditioned models, NHWC
+float32 in [0, 1], any size that is a multiple of the stride), same output. Before the file is
 written, ONNX Runtime (CPU) and LiteRT run both on the package's sample photo (its pyramid,
-plus a past for temporal models) and must agree within MAX_ABS_DIFF; the card records the
-file's sha256, the opset, the converter and that difference.
+plus its noise maps for noise-conditioned models) and must agree within MAX_ABS_DIFF; the card
+records the file's sha256, the opset, the converter and that difference.
 """
 from __future__ import annotations
 
@@ -37,8 +37,7 @@ class OnnxExportError(RuntimeError):
 def check_pyramid(card: ModelCard) -> List[np.ndarray]:
     """The sample photo (cropped to 256x256, gray for gray models) as the model's inputs, in
     input order: its pyramid levels [1, h, w, C] float32 in [0, 1], then for a noise-conditioned
-    model their noise maps (noise_maps.level_maps of noise.estimate), for a temporal model
-    the pyramid of a blurred copy as the past (close to the frame, so the blend counts)."""
+    model their noise maps (noise_maps.level_maps of noise.estimate)."""
     img = cv2.imread(SAMPLE, cv2.IMREAD_COLOR if card.channels == 3 else cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise OnnxExportError(f"cannot read the package's sample image {SAMPLE}; reinstall bfcnn")
@@ -47,8 +46,6 @@ def check_pyramid(card: ModelCard) -> List[np.ndarray]:
     out = numpy_pyramid(frame, card.levels)
     if card.noise_input:   # the photo's own noise, estimated as the runtime does without a profile
         out += [m[None] for m in noise_maps.level_maps(noise.estimate(frame), [lvl[0] for lvl in out])]
-    if card.temporal:
-        out += numpy_pyramid(cv2.GaussianBlur(frame, (0, 0), 1.0).reshape(frame.shape), card.levels)
     return out
 
 

@@ -1,4 +1,4 @@
-"""A training run's bookkeeping, shared by the still and the video training loops: the run's
+"""A training run's bookkeeping for the training loop (train_loop.py): the run's
 files (pipeline.json, command.txt), the result, a clean Ctrl-C, the progress bar, the logged
 steps (TensorBoard and train_log.jsonl), the error for a diverged run, and closing a run."""
 from __future__ import annotations

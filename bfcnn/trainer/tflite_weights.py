@@ -10,9 +10,6 @@ Mapping (TFLite constant -> Keras weight):
 - Conv2D kernel `[O, kh, kw, I]` float32 -> `[kh, kw, I, O]`. A stem that was one conv over
   `concat([g_k, c_k])` (files exported before the split stem) is split along I into the
   `_stem` (g_k part) and `_stem_c` (c_k part) kernels: conv(concat) = conv_g(g) + conv_c(c).
-- A temporal model's blends (layers.TemporalBlend) keep their start (trust 0.05) when the file
-  is a still model's: training a video model from a still one. They are not read back from a
-  temporal model's own file (fine-tune those from their checkpoint).
 - ScaleOnlyBatchNorm folds to one per-channel `.../<name>_bn_1/Mul` constant
   (gamma * rsqrt(moment + eps)): it becomes gamma, and the moving moment becomes 1 - eps.
   `recalibrate_batchnorm` then measures each layer's input second moment on real batches
@@ -31,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from bfcnn.trainer import widen
-from bfcnn.trainer.layers import ScaleOnlyBatchNorm, TemporalBlend
+from bfcnn.trainer.layers import ScaleOnlyBatchNorm
 
 
 class WeightImportError(ValueError):
@@ -134,11 +131,6 @@ def load_into(core, path: str, levels: Optional[Sequence[int]] = None,
         if absent and _zero_if_absent(layer, absent):
             continue
         if levels is not None and _level_of(layer.name) not in levels:
-            continue
-        if isinstance(layer, TemporalBlend):
-            if any(f"/{layer.name}/" in n for n in constants):
-                raise WeightImportError(f"{path} is a temporal model's file: its blends ({layer.name}) "
-                                        f"cannot be read back from TFLite; fine-tune it from its checkpoint")
             continue
         if isinstance(layer, ScaleOnlyBatchNorm):
             try:

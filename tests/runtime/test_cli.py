@@ -131,11 +131,10 @@ def test_valid_model_options_reach_the_denoiser(tmp_path):
     assert np.array_equal(cv2.imread(str(out)), want)
 
 
-def test_video_model_keeps_the_clips_fps_and_frames(tmp_path):
+def test_a_video_keeps_the_clips_fps_and_frames(tmp_path):
     clip = os.path.join(cli.SAMPLES, "sample_clip.mp4")
     out = tmp_path / "out.mp4"
-    assert cli.main(["--input", clip, "--output", str(out), "--temporal", "model", "--video-model",
-                     "edge_color_video", "--max-frames", "6", "--threads", "2"]) == 0
+    assert cli.main(["--input", clip, "--output", str(out), "--max-frames", "6", "--threads", "2"]) == 0
     fps = [cv2.VideoCapture(p).get(cv2.CAP_PROP_FPS) for p in (clip, str(out))]
     assert _count(out)[0] == 6 and abs(fps[0] - fps[1]) < 0.01, fps
 

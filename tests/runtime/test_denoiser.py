@@ -15,7 +15,7 @@ from bfcnn.runtime import Denoiser
 from bfcnn.zoo import ModelError, resolve
 from tests.conftest import noisy_pair, psnr
 
-MODELS = [m for m in bfcnn.list_models() if not resolve(m).temporal]   # video models: test_video.py
+MODELS = bfcnn.list_models()
 
 
 def _quantizations(name):
@@ -284,7 +284,7 @@ def test_a_gray_model_denoises_each_channel_of_a_colour_frame_on_its_own():
 def test_denoisers_close_and_work_as_context_managers():
     """close() ends a tiling Denoiser's worker threads; every denoiser works in `with`."""
     import threading
-    from bfcnn.runtime import AveragingDenoiser, VideoDenoiser
+    from bfcnn.runtime import AveragingDenoiser
     frame = np.full((96, 96, 3), 100, np.uint8)
     before = {t.name for t in threading.enumerate()}
     with Denoiser(num_threads=2, tile=32, tile_workers=2) as den:
@@ -297,5 +297,3 @@ def test_denoisers_close_and_work_as_context_managers():
         video(frame)
     with pytest.raises(RuntimeError, match="closed"):
         video(frame)
-    with VideoDenoiser(num_threads=2) as video:
-        assert video(frame).shape == frame.shape

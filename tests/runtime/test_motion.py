@@ -1,4 +1,4 @@
-"""Global motion for VideoDenoiser: the shift estimate on noisy frames, the alignment's
+"""Global motion for frame averaging: the shift estimate on noisy frames, the alignment's
 definition, and the cut measure."""
 import os
 
@@ -79,7 +79,7 @@ def test_align_takes_the_past_where_it_exists_and_nothing_elsewhere(shift):
 @pytest.mark.parametrize("sigma", [0, 25, 50])
 def test_small_shifts_are_refined_at_half_resolution(photo, sigma):
     """Slow pans move 1-3 pixels a frame: the 1/4-resolution estimate alone was off by one for
-    half of them; refined on the 1/2 level (as VideoDenoiser does, from the frame pyramid)."""
+    half of them; refined on the 1/2 level (as frame averaging does, from its half-resolution luma)."""
     from bfcnn.runtime import pyramid
     rng = np.random.default_rng(sigma)
 
@@ -99,7 +99,7 @@ def test_small_shifts_are_refined_at_half_resolution(photo, sigma):
 
 def test_estimating_leaves_the_thumbnails_as_they_were(photo):
     """cv2.phaseCorrelate with a window overwrites its inputs (OpenCV 5.0): the estimate must not
-    hand that on to the thumbnails VideoDenoiser keeps."""
+    hand that on to the thumbnails frame averaging keeps."""
     a, b = motion.thumbnail(photo[:240, :320]), motion.thumbnail(photo[4:244, 6:326])
     fa, fb = a.copy(), b.copy()
     motion.estimate(a, b, np.repeat(np.repeat(a, 2, 0), 2, 1), np.repeat(np.repeat(b, 2, 0), 2, 1))

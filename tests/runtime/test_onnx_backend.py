@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import bfcnn
-from bfcnn.runtime import Denoiser, VideoDenoiser
+from bfcnn.runtime import AveragingDenoiser, Denoiser
 from tests.conftest import scaled_outputs
 from bfcnn.runtime.onnx_core import best_providers
-from bfcnn.zoo import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL, ModelError, PRETRAINED_DIR, resolve
+from bfcnn.zoo import DEFAULT_MODEL, ModelError, PRETRAINED_DIR, resolve
 from tests.conftest import REPO, require_set
 
 pytest.importorskip("onnxruntime", reason="ONNX Runtime is in the [train] extra .ci/run installs")
@@ -28,13 +28,13 @@ def _photo(set_name: str, index: int, size=(240, 320)) -> np.ndarray:
 
 
 def test_the_default_models_ship_an_onnx_file():
-    assert {DEFAULT_MODEL, DEFAULT_VIDEO_MODEL} <= set(WITH_ONNX)
+    assert DEFAULT_MODEL in WITH_ONNX
     for name in WITH_ONNX:
         entry = resolve(name).onnx
         assert entry["max_abs_diff_vs_tflite"] < 1e-4 and entry["opset"] >= 13
 
 
-@pytest.mark.parametrize("name", [m for m in WITH_ONNX if not resolve(m).temporal])
+@pytest.mark.parametrize("name", WITH_ONNX)
 def test_onnx_matches_litert_on_real_photos(name):
     litert = Denoiser(name, num_threads=2)
     onnx = Denoiser(name, num_threads=2, backend="onnxruntime")
@@ -52,7 +52,7 @@ def test_onnx_matches_litert_on_real_photos(name):
     assert diff.max() <= 1 and diff.mean() < 0.01
 
 
-@pytest.mark.parametrize("name", [m for m in WITH_ONNX if not resolve(m).temporal])
+@pytest.mark.parametrize("name", WITH_ONNX)
 def test_onnx_backend_is_homogeneous(name):
     den = Denoiser(name, num_threads=2, backend="onnxruntime")
     y = np.random.default_rng(3).random((64, 96, resolve(name).channels), dtype=np.float32) * np.float32(0.5)
@@ -62,11 +62,13 @@ def test_onnx_backend_is_homogeneous(name):
     assert np.abs(scaled_outputs(den, np.zeros_like(y), 0.0)[1]).max() == 0.0
 
 
-def test_video_model_on_onnx_follows_litert_frame_by_frame():
+def test_frame_averaging_on_onnx_follows_litert_frame_by_frame():
+    """The stream on the ONNX backend: the same average, the same shifts, the same output to a
+    grey level."""
     rng = np.random.default_rng(5)
     clean = _photo("Kodak24", 2)
-    litert = VideoDenoiser(DEFAULT_VIDEO_MODEL, num_threads=2)
-    onnx = VideoDenoiser(DEFAULT_VIDEO_MODEL, num_threads=2, backend="onnxruntime")
+    litert = AveragingDenoiser(DEFAULT_MODEL, num_threads=2)
+    onnx = AveragingDenoiser(DEFAULT_MODEL, num_threads=2, backend="onnxruntime")
     for k in range(5):
         shifted = np.roll(clean, k, axis=1)
         noisy = np.clip(shifted + rng.normal(0, 15, clean.shape), 0, 255).astype(np.uint8)

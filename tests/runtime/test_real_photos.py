@@ -7,7 +7,7 @@ import pytest
 
 import bfcnn
 from bfcnn.evaluation import psnr, real_pairs
-from bfcnn.runtime import Denoiser, VideoDenoiser
+from bfcnn.runtime import Denoiser
 from bfcnn.zoo import resolve
 from tests.conftest import require_set
 
@@ -22,15 +22,7 @@ def pairs():
 
 @pytest.mark.parametrize("name", COLOUR)
 def test_colour_models_clean_real_camera_noise(name, pairs):
-    """Video models too, on each photo as a stream's first frame (no past)."""
-    if resolve(name).temporal:
-        video = VideoDenoiser(name, num_threads=2)
-
-        def den(frame):
-            video.reset()
-            return video(frame)
-    else:
-        den = Denoiser(name, num_threads=2)
+    den = Denoiser(name, num_threads=2)
     gains = [psnr(den(noisy), ref) - psnr(noisy, ref) for _, noisy, ref in pairs]
     assert np.mean(gains) > 0.3, (name, np.round(gains, 2))
     assert min(gains) > 0.0, (name, np.round(gains, 2))     # no photo made worse

@@ -12,10 +12,9 @@ from bfcnn.zoo import DEFAULT_MODEL, PRETRAINED_DIR, resolve
 from tests.conftest import camera_profile, scaled_outputs
 
 MODELS = bfcnn.list_models()
-STILL = [m for m in MODELS if not resolve(m).temporal]   # video models: tests/runtime/test_video.py
 
 
-@pytest.mark.parametrize("name", STILL)
+@pytest.mark.parametrize("name", MODELS)
 def test_every_shipped_float_file_is_homogeneous(name):
     """f(a*y) = a*f(y); for a noise-conditioned model jointly in the frame and its noise
     maps, f(a*y, a*s) = a*f(y, s), and f(0, 0) = 0."""
@@ -31,7 +30,7 @@ def test_every_shipped_float_file_is_homogeneous(name):
     assert np.abs(scaled_outputs(den, np.zeros_like(y), 0.0)[1]).max() == 0.0   # f(0) = 0, f(0, 0) = 0
 
 
-DYNAMIC = [m for m in STILL if "dynamic" in resolve(m).quantization]
+DYNAMIC = [m for m in MODELS if "dynamic" in resolve(m).quantization]
 
 
 @pytest.mark.parametrize("name", DYNAMIC)

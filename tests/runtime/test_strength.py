@@ -51,7 +51,7 @@ def test_cli_strength_out_of_range_exits_2(capsys, tmp_path):
     assert "strength must be" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("make", ["Denoiser", "AveragingDenoiser", "VideoDenoiser"])
+@pytest.mark.parametrize("make", ["Denoiser", "AveragingDenoiser"])
 def test_strength_is_checked_on_every_assignment(make):
     """strength set to NaN after construction gave white frames; every assignment is checked."""
     import bfcnn.runtime as rt

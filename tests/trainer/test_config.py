@@ -32,8 +32,6 @@ def test_unknown_section_is_rejected():
     ({"model": {"levels": 1, "space_to_depth": 2}}, r"model\.space_to_depth: .*at most the pyramid stride"),
     ({"model": {"levels": 3, "space_to_depth": 3}}, r"model\.space_to_depth: must be 1 \(off\), 2 or 4"),
     ({"model": {"type": "resnet", "sparsity": 0.3}}, r"model\.sparsity: read only by model type sparse_resnet"),
-    ({"model": {"temporal": True}, "video": {"frames": 4}, "train": {"distribute": "mirrored"}},
-     r"train\.distribute: temporal models train on one device"),
 ])
 def test_bad_values_fail_with_the_fix(data, match):
     with pytest.raises(ConfigError, match=match):
@@ -136,10 +134,9 @@ def test_base_errors_name_the_file(tmp_path):
 
 
 def test_recipes_under_configs_state_only_what_they_change():
-    """Fine-tune and video recipes inherit from the recipe they continue: a handful of values,
-    not a copy of 40."""
-    for path in glob.glob(os.path.join(REPO, "configs", "finetune", "*.json")) + \
-            glob.glob(os.path.join(REPO, "configs", "video", "*.json")):
+    """Fine-tune recipes inherit from the recipe they continue: a handful of values, not a copy
+    of 40."""
+    for path in glob.glob(os.path.join(REPO, "configs", "finetune", "*.json")):
         data = json.load(open(path))
         assert "base" in data, path
 

@@ -28,6 +28,24 @@ def test_card_without_architecture_says_so(tmp_path):
         parse_pipeline({"train": {"initial_weights": str(dst)}})
 
 
+
+@pytest.mark.parametrize("temporal", [False, True])
+def test_a_card_exported_with_the_temporal_key_reads_as_before_or_is_refused(tmp_path, temporal):
+    """Cards exported while bfcnn still trained temporal models carry architecture.temporal:
+    false fine-tunes as the same still model; true (a temporal model) is refused with the reason."""
+    import shutil
+    from bfcnn.zoo import resolve
+    dst = tmp_path / "m"
+    shutil.copytree(resolve("edge_gray_realtime").directory, dst)
+    card = json.load(open(dst / "card.json"))
+    card["architecture"]["temporal"] = temporal
+    json.dump(card, open(dst / "card.json", "w"))
+    if temporal:
+        with pytest.raises(ConfigError, match="temporal model, which bfcnn no longer trains"):
+            parse_pipeline({"train": {"initial_weights": str(dst)}})
+    else:
+        assert parse_pipeline({"train": {"initial_weights": str(dst)}}).model.levels == 4
+
 def test_installed_copy_fine_tunes_a_shipped_model_from_its_card(tmp_path):
     site = tmp_path / "site"
     res = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",

@@ -67,10 +67,6 @@ def test_config_refuses_what_a_noise_model_cannot_train(tmp_path):
     cfg["train"]["iterations_choice"] = [1, 2]
     with pytest.raises(ConfigError, match="iterations_choice"):
         parse_pipeline(cfg, str(tmp_path))
-    cfg["train"]["iterations_choice"] = [1]
-    cfg["model"]["temporal"] = True
-    with pytest.raises(ConfigError, match="noise_input"):
-        parse_pipeline(cfg, str(tmp_path))
 
 
 def test_a_noise_model_trains_exports_and_runs(tmp_path, datasets):

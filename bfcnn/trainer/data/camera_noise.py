@@ -208,18 +208,13 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
 
 
 def camera_pair(clean: np.ndarray, c: CameraNoiseConfig, rng: np.random.Generator,
-                noise_rng: Optional[np.random.Generator] = None, isp_noise_std: Optional[float] = None,
-                record: Optional[dict] = None) -> Tuple[np.ndarray, np.ndarray]:
+                noise_rng: Optional[np.random.Generator] = None) -> Tuple[np.ndarray, np.ndarray]:
     """(target, noisy) for one crop. clean: uint8 HxWxC (C = 1 gray or 3 BGR), H and W even.
     Returns two uint8 arrays of the same shape: the crop as the camera's ISP renders it without
     noise, and with sensor noise (and JPEG when drawn). Pixel-aligned: no shifts, no resizing.
     noise_rng: where the sensor noise itself is drawn (default: rng). Video frames pass a fresh
     one per frame and a copy of the same `rng` each time: one camera (levels, ISP, JPEG
-    quality), fresh noise every frame. isp_noise_std: the noise level the ISP's noise reduction
-    is set for (default: measured on this crop); `record`, when given, receives it as
-    record["noise_std"], so a sequence's later frames can use its first frame's (an ISP sets its
-    filter per ISO, not per frame: measured per frame, the noiseless target flickered by 0.36
-    grey levels on a static shot)."""
+    quality), fresh noise every frame."""
     noise_rng = rng if noise_rng is None else noise_rng
     channels = clean.shape[2]
     curve = int(rng.random() < c.tone_curve_fraction)
@@ -259,10 +254,7 @@ def camera_pair(clean: np.ndarray, c: CameraNoiseConfig, rng: np.random.Generato
     noise_std = chroma_sigma = None
     if rng.random() < c.isp_denoise_fraction:
         diff = noisy - target
-        noise_std = float(np.std(diff @ _LUMA_BGR if diff.shape[2] == 3 else diff)) \
-            if isp_noise_std is None else isp_noise_std
-        if record is not None:
-            record["noise_std"] = noise_std
+        noise_std = float(np.std(diff @ _LUMA_BGR if diff.shape[2] == 3 else diff))
     if channels == 3 and rng.random() < c.chroma_denoise_fraction:
         chroma_sigma = float(rng.uniform(*c.chroma_denoise_sigma))
     if noise_std is not None or chroma_sigma is not None:

@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 import warnings
-from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -145,23 +145,20 @@ class _Failed(NamedTuple):
 class Prefetcher:
     """Builds batches in a background thread so the training step never waits on numpy.
 
-    Deterministic: batch k is sample(images, seed, start + k) regardless of timing; `sample`
-    defaults to sample_batch with `d` (temporal models pass their sequence sampler).
+    Deterministic: batch k is sample_batch(images, d, seed, start + k) regardless of timing.
     """
 
-    def __init__(self, images: List[np.ndarray], d: DatasetConfig, seed: int, start: int, depth: int = 4,
-                 sample: Optional[Callable[[List[np.ndarray], int, int], object]] = None):
+    def __init__(self, images: List[np.ndarray], d: DatasetConfig, seed: int, start: int, depth: int = 4):
         self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._sample = sample or (lambda imgs, sd, st: sample_batch(imgs, d, sd, st))
-        self._thread = threading.Thread(target=self._run, args=(images, seed, start), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(images, d, seed, start), daemon=True)
         self._thread.start()
 
-    def _run(self, images, seed, start) -> None:
+    def _run(self, images, d, seed, start) -> None:
         step = start
         while not self._stop.is_set():
             try:
-                batch = self._sample(images, seed, step)
+                batch = sample_batch(images, d, seed, step)
             except Exception as exc:   # handed to the training loop, which raises it (never a hang)
                 batch = _Failed(exc)
             while not self._stop.is_set():

@@ -30,17 +30,6 @@ one upsampling per level instead of two: 29 vs 36 ms at 640x480 colour for the r
 model (2 threads, XNNPACK), where full-resolution memory traffic, not multiply-adds, dominates.
 Every step is linear or a bias-free backbone, so f(a*y) = a*f(y).
 
-A temporal model (model.temporal) also takes the previous output, aligned to this frame, as a
-pyramid p_0 ... p_{L-1} ("prev_0" ...; 0 where there is no past). Each level blends its spatial
-estimate s_k = g_k + corr_k with the past: d_k = s_k + G_k * (p_k - s_k), where the trust G_k in
-(0, 1) is a scale-free (degree 0) function of how far the past is from s_k in units of the
-frame's noise (layers.TemporalBlend, layers.NoiseScale: a few weights per level), so the output is still jointly homogeneous, f(a*y, a*p) = a*f(y, p), and
-G is what the explain view shows as "from the past". The blend is at every level, so the
-coarser levels' blended correction flows into the finer levels as before. A ReLU network given
-the temporal difference as one more input (tried first) cannot gate multiplicatively: on a still
-Kodak scene at sigma 25 it gained 0.1 dB over the still model after 3,250 steps, and its first
-frame lost 0.7 dB. A still model's weights load with the blends at their start (G = 0.05).
-
 Two Keras models come out: `core` takes the pyramid levels as inputs ("level_0" ...)
 and is what export writes to TFLite (the runtime's C++ op builds the pyramid);
 `full` takes one image and builds the pyramid itself, for training.
@@ -55,10 +44,8 @@ from keras import ops
 
 from bfcnn.config import ModelConfig, bias_free_breakers
 from bfcnn.trainer import registry
-from bfcnn.trainer.layers import NoiseMaps, NoiseScale, TemporalBlend
+from bfcnn.trainer.layers import NoiseMaps
 from bfcnn.trainer.pyramid import DepthToSpace, SpaceToDepth, Upsample2x, gaussian_pyramid
-
-TRUST_LOGIT_INIT = -3.0   # a temporal model's blends start at trust sigmoid(-3) = 0.05
 
 
 @dataclass
@@ -111,7 +98,7 @@ def macs_per_pixel(cfg: ModelConfig) -> float:
     for level, (f, n) in enumerate(zip(cfg.per_level("filters"), cfg.per_level("no_layers"))):
         s2 = _block(cfg, level) ** 2                   # unshuffled: s^2 x channels, 1/s^2 pixels
         c_in = (c if level == cfg.levels - 1 else 2 * c) * s2
-        per = k2 * (c_in * f + n * f * f + f * c * s2) + (2 * c if cfg.temporal else 0)   # the blend's channel sums
+        per = k2 * (c_in * f + n * f * f + f * c * s2)
         if cfg.noise_input:
             per += c * s2 * f                          # the noise map's 1x1 stem
         if cfg.type == "gatenet":
@@ -141,11 +128,9 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
     builder = registry.get(cfg.type)
     c = cfg.channels
     levels_in = [keras.Input(shape=(None, None, c), name=f"level_{k}") for k in range(cfg.levels)]
-    prev_in = [keras.Input(shape=(None, None, c), name=f"prev_{k}") for k in range(cfg.levels)] \
-        if cfg.temporal else []
     noise_in = [keras.Input(shape=(None, None, c), name=f"noise_{k}") for k in range(cfg.levels)] \
         if cfg.noise_input else []
-    inputs = levels_in + noise_in + prev_in
+    inputs = levels_in + noise_in
     top = cfg.levels - 1
 
     def stem_inputs(k, correction):
@@ -153,24 +138,6 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
         if not cfg.noise_input:
             return levels_in[k] if correction is None else [levels_in[k], correction]
         return [levels_in[k], correction, noise_in[k]]
-
-    noise = None
-    if cfg.temporal:   # the frame's noise scale, from the finest band of level 1 (or 0)
-        band = 1 if cfg.levels > 2 else 0
-        low = Upsample2x(name="noise_low")(levels_in[band + 1]) if cfg.levels > 1 else 0.0 * levels_in[0]
-        noise = NoiseScale(name="noise_scale")([levels_in[band], low])
-
-    def blend(k, corr, z=None):
-        """(the level's correction blended with the past, or for level 0 its output; what it
-        passes to the next finer level, tiled for depth_to_space, or None). Identity for still
-        models. See layers.TemporalBlend."""
-        if not cfg.temporal:
-            return corr, None
-        inputs = [levels_in[k], prev_in[k], corr, noise] + ([z] if z is not None else [])
-        out = TemporalBlend(pass_on="" if k == 0 else "trust" if k == 1 else "logit",
-                            given_trust=k == 0 and top > 0, final=k == 0,
-                            offset_init=TRUST_LOGIT_INIT if k == top else 0.0, name=f"level{k}_temporal")(inputs)
-        return (out[0], out[1]) if k > 0 else (out, None)
 
     # corr_k = d_k - g_k, carried as itself (see the module docstring)
     def level_net(k, x):
@@ -181,16 +148,14 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
             if isinstance(x, list) else SpaceToDepth(s, name=f"level{k}_s2d")(x)
         return DepthToSpace(s, name=f"level{k}_d2s")(builder(x, _spec(cfg, k, regularization)))
 
-    corr, z = blend(top, cfg.output_multiplier * level_net(top, stem_inputs(top, None)))
-    outputs = [corr if cfg.temporal and top == 0 else levels_in[top] + corr]
+    corr = cfg.output_multiplier * level_net(top, stem_inputs(top, None))
+    outputs = [levels_in[top] + corr]
     for k in reversed(range(top)):
         if cfg.stop_grads:
             corr = ops.stop_gradient(corr)
         up_c = Upsample2x(name=f"up_c{k}")(corr)
-        up_z = DepthToSpace(2, name=f"up_trust{k}")(z) if z is not None else None
-        residual = level_net(k, stem_inputs(k, up_c))
-        corr, z = blend(k, up_c + cfg.output_multiplier * residual, up_z)
-        outputs.insert(0, corr if cfg.temporal and k == 0 else levels_in[k] + corr)
+        corr = up_c + cfg.output_multiplier * level_net(k, stem_inputs(k, up_c))
+        outputs.insert(0, levels_in[k] + corr)
     d = _finish(cfg, outputs[0])
     core = keras.Model(inputs, d, name=f"bfcnn_{cfg.type}_core")
     core_levels = keras.Model(inputs, [d] + outputs[1:], name=f"bfcnn_{cfg.type}_levels")
@@ -205,10 +170,6 @@ def build(cfg: ModelConfig, regularization: float = 0.0) -> BuiltModel:
         stds = keras.Input(shape=(cfg.levels, c), name="noise_std")
         image = [image, stds]
         pyramid = pyramid + NoiseMaps(name="noise_maps")(pyramid + [stds])
-    if cfg.temporal:   # full: [image, previous output aligned to it]
-        past = keras.Input(shape=(None, None, c), name="past")
-        image = [image, past]
-        pyramid = pyramid + gaussian_pyramid(past, cfg.levels, name="past_down")
     full = keras.Model(image, core(pyramid), name=f"bfcnn_{cfg.type}")
     levels = keras.Model(image, core_levels(pyramid), name=f"bfcnn_{cfg.type}_per_level")
     activations = keras.Model(image, core_inner(pyramid), name=f"bfcnn_{cfg.type}_activations")
