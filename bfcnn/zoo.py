@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from bfcnn.tflite_check import DamagedModel, check_tflite
+
 PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
 # what Denoiser(None) and bfcnn-runtime run: the best model on real photos at >= 30 frames/s
 # (640x480 colour, 2 threads); benchmarks/RESULTS.md has the numbers
@@ -158,12 +160,14 @@ MAX_CARD_BYTES = 1 << 20
 def verify(card: ModelCard, quantization: str) -> str:
     """Path of the model file after checking that it is a regular file of the card's size,
     matches the card's sha256 (read in chunks, never more than the card's size) and is a
-    structurally sound TFLite flatbuffer (bfcnn.runtime.tflite_check)."""
+    structurally sound TFLite flatbuffer (bfcnn.tflite_check)."""
     entry = card.quantization[quantization] if quantization in card.quantization else None
     path = card.file_for(quantization)
     data = _checked_bytes(card, entry, path, f"its {quantization!r} file")
-    from bfcnn.runtime.tflite_check import check_tflite
-    check_tflite(data, path)
+    try:
+        check_tflite(data, path)
+    except DamagedModel as exc:
+        raise ModelError(str(exc)) from None
     return path
 
 

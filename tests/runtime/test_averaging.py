@@ -9,7 +9,7 @@ import pytest
 
 from bfcnn.evaluation import add_noise, psnr
 from bfcnn.runtime import AveragingDenoiser, Denoiser
-from bfcnn.runtime.averaging import FrameAverage
+from bfcnn.runtime.frame_average import FrameAverage
 from bfcnn.video_scenes import scene
 from tests.conftest import require_set
 

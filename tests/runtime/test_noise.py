@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bfcnn.runtime import AveragingDenoiser, cli, noise
-from bfcnn.runtime.averaging import FrameAverage
+from bfcnn.runtime.frame_average import FrameAverage
 
 
 def _still_stream(rng, frames=12, sigma=0.03, blur=1.0, size=(160, 224), scale=1.0):

@@ -3,10 +3,11 @@
 LiteRT trusts its input: a damaged file can crash it in allocate_tensors or make it claim
 gigabytes, even when the card's sha256 was rewritten to match. This walks the parts of the
 schema that size memory and index arrays (model, operator codes, subgraphs, tensors,
-operators, buffers) and refuses, with a ModelError, any offset outside the file, any index
+operators, buffers) and refuses, with DamagedModel, any offset outside the file, any index
 out of range, any unknown type or operator code, any tensor too large to be one of ours,
 and any constant whose data does not have its tensor's size. Pure Python, no dependencies;
-a few milliseconds for a shipped model.
+a few milliseconds for a shipped model. A leaf module: bfcnn.zoo.verify runs it and turns
+DamagedModel into its ModelError.
 
 Flatbuffer layout used here: a table at t starts with an int32 back-offset to its vtable;
 the vtable holds uint16 sizes then one uint16 offset per field (0 = absent); reference
@@ -17,7 +18,6 @@ from __future__ import annotations
 import struct
 from typing import List, Optional
 
-from bfcnn.zoo import ModelError
 
 # bytes per element of each TensorType (schema order: FLOAT32, FLOAT16, INT32, UINT8, INT64,
 # STRING, BOOL, INT16, COMPLEX64, INT8, FLOAT64, COMPLEX128, UINT64, RESOURCE, VARIANT, UINT32,
@@ -28,12 +28,16 @@ MAX_TENSOR_BYTES = 1 << 28       # 256 MB: far above any bfcnn tensor at its exp
 MAX_DIM = 1 << 20
 
 
+class DamagedModel(ValueError):
+    """The bytes are not a structurally sound TFLite model; the message names the file and the fix."""
+
+
 class _Reader:
     def __init__(self, data: bytes, path: str) -> None:
         self.data, self.path = data, path
 
     def fail(self, what: str) -> None:
-        raise ModelError(f"{self.path} is not a valid TFLite model ({what}); it is damaged: "
+        raise DamagedModel(f"{self.path} is not a valid TFLite model ({what}); it is damaged: "
                          f"re-export it (python -m bfcnn.export) or reinstall bfcnn")
 
     def _unpack(self, fmt: str, pos: int):
@@ -102,7 +106,7 @@ class _Table:
 
 
 def check_tflite(data: bytes, path: str) -> None:
-    """Raise ModelError unless `data` is a structurally sound TFLite model of the kind bfcnn
+    """Raise DamagedModel unless `data` is a structurally sound TFLite model of the kind bfcnn
     exports (builtin operators only)."""
     r = _Reader(data, path)
     if len(data) < 8 or data[4:8] != b"TFL3":
