@@ -56,6 +56,33 @@ def test_tflite_float_matches_keras(trained):
     assert check["float16"]["max_abs_diff_vs_keras"] < 1e-2
 
 
+
+def test_the_written_files_compute_what_the_written_saved_model_computes(trained, datasets):
+    """The card's export_check is measured on the flatbuffers in memory; this reads the files
+    back from disk (each checked against the card's sha256 by zoo.verify) and runs them on a
+    real noisy test image against the written saved_model, an independent TensorFlow graph."""
+    import cv2
+    import tensorflow as tf
+    from bfcnn.runtime.core_model import CoreModel
+    from bfcnn.trainer.tflite_convert import numpy_pyramid
+    from bfcnn.zoo import ModelCard, verify
+    tmp, _ = trained
+    out = tmp / "exported"
+    card = ModelCard.from_file(str(out / "card.json"))
+    clean = cv2.imread(os.path.join(datasets, "Set12", "01.png"), cv2.IMREAD_GRAYSCALE)[:128, :192]
+    noisy = np.clip(clean + np.random.default_rng(1).normal(0, 25, clean.shape), 0, 255).astype(np.float32) / 255
+    levels = numpy_pyramid(noisy[:, :, None], card.levels)
+    serve = tf.saved_model.load(str(out / "saved_model")).signatures["serving_default"]
+    reference = next(iter(serve(**{f"level_{k}": tf.constant(v) for k, v in enumerate(levels)}).values())).numpy()[0]
+    clean = clean[:, :, None]
+    assert psnr(np.clip(reference * 255, 0, 255), clean) > psnr(noisy[:, :, None] * 255, clean) + 1.0   # it denoises
+    for q, bound in (("none", 1e-4), ("float16", 1e-2)):
+        got = CoreModel(verify(card, q))([lv[0] for lv in levels])
+        assert np.abs(got - reference).max() < bound, q
+    for q, floor in (("dynamic", 35.0), ("int8", 28.0)):
+        got = CoreModel(verify(card, q))([lv[0] for lv in levels])
+        assert psnr(np.clip(got * 255, 0, 255), np.clip(reference * 255, 0, 255)) > floor, q
+
 def test_int8_model_denoises_real_image(trained, datasets):
     tmp, card = trained
     from bfcnn.runtime import Denoiser
