@@ -209,8 +209,13 @@ def test_ctrl_c_reaches_a_stream_that_is_still_opening():
         finished.set()
         return FakeCapture(1)(device, backend)
 
+    # Ctrl-C as a terminal delivers it: a process started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and would wait here forever
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    give_up = threading.Timer(60, released.set)   # a lost interrupt fails the test instead of hanging it
     timer.start()
+    give_up.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             cameras.CameraSource("rtsp://192.0.2.1:554/x", capture_factory=slow_factory)
@@ -220,6 +225,8 @@ def test_ctrl_c_reaches_a_stream_that_is_still_opening():
     finally:
         released.set()
         timer.cancel()
+        give_up.cancel()
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_mjpeg_parts_of_every_shape(monkeypatch):
