@@ -174,6 +174,33 @@ def test_onnx_export_of_a_trained_model_runs_like_its_tflite(trained, tmp_path, 
     assert psnr(np.clip(b[:, :, 0] * 255, 0, 255), clean) > psnr(noisy, clean) + 1.0
 
 
+
+def test_a_wrong_onnx_graph_is_converted_again(trained, tmp_path, monkeypatch):
+    """tf2onnx is not deterministic and now and then leaves a wrong graph (an extra output axis):
+    a conversion that fails the check is made again, up to ATTEMPTS times, then refused."""
+    pytest.importorskip("onnxruntime")
+    import shutil
+    from bfcnn.trainer import onnx_export
+    tmp, _ = trained
+    folder = tmp_path / "exported"
+    shutil.copytree(tmp / "exported", folder)
+    made = []
+    monkeypatch.setattr(onnx_export, "convert", lambda path: made.append(1) or b"onnx %d" % len(made))
+
+    def first_graph_wrong(onnx_bytes, path, inputs):
+        if onnx_bytes == b"onnx 1":
+            raise onnx_export.OnnxExportError("ONNX output (1, 1, 8, 8, 1) but TFLite output (1, 8, 8, 1)")
+        return 0.0
+    monkeypatch.setattr(onnx_export, "max_difference", first_graph_wrong)
+    path, entry = onnx_export.add_onnx(str(folder))
+    assert len(made) == 2 and open(path, "rb").read() == b"onnx 2" and entry["bytes"] == 6
+    monkeypatch.setattr(onnx_export, "max_difference", lambda *a: 1.0)     # never agrees: refused
+    made.clear()
+    (folder / "model.onnx").unlink()
+    with pytest.raises(onnx_export.OnnxExportError, match="no conversion .* agreed"):
+        onnx_export.add_onnx(str(folder))
+    assert len(made) == onnx_export.ATTEMPTS and not (folder / "model.onnx").exists()
+
 def test_to_onnx_needs_the_float_tflite_file(tmp_path, capsys):
     from bfcnn.export import main
     with pytest.raises(SystemExit):
