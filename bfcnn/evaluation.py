@@ -161,19 +161,22 @@ def flat_noise_stream(clean: np.ndarray, residual: np.ndarray, frames: int, seed
     flat = e_win <= np.percentile(e_win, 40)
     pos, lum = pos[flat], l_win[flat]
     k = min(candidates, len(lum))
+    # each block's candidates (the k flat windows nearest its mean intensity): the same every frame
+    blocks = []
+    for y in range(0, h, block):
+        for x in range(0, w, block):
+            bh, bw = min(block, h - y), min(block, w - x)
+            target = float(gray[y:y + bh, x:x + bw].mean())
+            blocks.append((y, x, bh, bw, pos[np.argpartition(np.abs(lum - target), k - 1)[:k]]))
     base = clean.astype(np.float32)
     out = []
     for _ in range(frames):
         noise = np.empty_like(residual)
-        for y in range(0, h, block):
-            for x in range(0, w, block):
-                bh, bw = min(block, h - y), min(block, w - x)
-                target = float(gray[y:y + bh, x:x + bw].mean())
-                nearest = np.argpartition(np.abs(lum - target), k - 1)[:k]
-                sy, sx = pos[nearest[int(rng.integers(k))]]
-                patch = residual[sy:sy + block, sx:sx + block]
-                if rng.integers(2):
-                    patch = patch[::-1, ::-1]
-                noise[y:y + bh, x:x + bw] = patch[:bh, :bw]
+        for y, x, bh, bw, near in blocks:
+            sy, sx = near[int(rng.integers(k))]
+            patch = residual[sy:sy + block, sx:sx + block]
+            if rng.integers(2):
+                patch = patch[::-1, ::-1]
+            noise[y:y + bh, x:x + bw] = patch[:bh, :bw]
         out.append(np.clip(np.rint(base + noise), 0, 255).astype(np.uint8))
     return out
