@@ -20,7 +20,6 @@ Mapping (TFLite constant -> Keras weight):
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from typing import Callable, Dict, List, Optional, Sequence
@@ -29,6 +28,7 @@ import numpy as np
 
 from bfcnn.trainer import widen
 from bfcnn.trainer.layers import ScaleOnlyBatchNorm
+from bfcnn.trainer.tflite_convert import sha256
 
 
 class WeightImportError(ValueError):
@@ -83,12 +83,9 @@ def locate(spec: str, base_dir: str, sha256: str = "") -> str:
 
 
 def file_sha256(path: str) -> str:
-    """sha256 hex digest of a file, read in 1 MB pieces."""
-    h = hashlib.sha256()
+    """sha256 hex digest of a model file (tflite_convert.sha256, the digest export records)."""
     with open(path, "rb") as f:
-        for piece in iter(lambda: f.read(1 << 20), b""):
-            h.update(piece)
-    return h.hexdigest()
+        return sha256(f.read())
 
 
 def _level_of(layer_name: str) -> int:
